@@ -1,0 +1,153 @@
+"""The one Settings model.
+
+Sources, highest priority first: keyword arguments, ``CITEWISE_*`` environment variables (nested
+fields with ``__``, e.g. ``CITEWISE_GRAPH__BACKEND=neo4j``), a TOML file (``CITEWISE_CONFIG`` or
+``./citewise.toml``), then the defaults below, which run offline on the bundled models.
+Only :mod:`app.container` reads Settings; leaf classes take plain keyword arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class EmbeddingSettings(BaseModel):
+    model_path: Path | None = Field(
+        None, description="Directory of a sentence-transformers model; None uses the bundled all-MiniLM-L6-v2."
+    )
+    batch_size: int = Field(64, ge=1, description="Texts per forward pass.")
+    device: str = Field("cpu", description="torch device for the embedder.")
+
+
+class ChunkingSettings(BaseModel):
+    child_tokens: int = Field(160, ge=16, description="Size of embedded child chunks, in embedder tokens.")
+    child_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive child chunks.")
+    parent_tokens: int = Field(
+        640, ge=32, description="Size of parent sections handed to the answer step, in embedder tokens."
+    )
+
+
+class VectorStoreSettings(BaseModel):
+    index_type: Literal["flat", "hnsw", "ivf"] = Field(
+        "flat", description="flat: exact inner product; hnsw / ivf: approximate, for large corpora."
+    )
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree.")
+    hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth.")
+    ivf_nlist: int = Field(1024, ge=1, description="IVF cells (trained once enough vectors exist).")
+    ivf_nprobe: int = Field(16, ge=1, description="IVF cells visited per query.")
+
+
+class IngestSettings(BaseModel):
+    exclude: list[str] = Field(default_factory=list, description="Glob patterns of paths never ingested.")
+    max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are reported and skipped.")
+    max_pages: int = Field(5000, ge=1, description="PDF pages read at most per file.")
+    max_chars: int = Field(20_000_000, ge=1000, description="Extracted characters kept at most per file.")
+    parse_timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit for parsing one file.")
+    parse_memory_mb: int = Field(2048, ge=128, description="Address-space cap of the parser worker process.")
+
+
+class GraphSettings(BaseModel):
+    enabled: bool = Field(True, description="Build the knowledge graph during ingest.")
+    backend: Literal["sqlite", "neo4j"] = Field("sqlite", description="Where the graph is stored.")
+    neo4j_uri: str = Field("bolt://127.0.0.1:7687", description="Bolt URI of the Neo4j server.")
+    neo4j_user: str = Field("neo4j", description="Neo4j user.")
+    neo4j_password: SecretStr = Field(SecretStr(""), description="Neo4j password.")
+    neo4j_database: str | None = Field(None, description="Neo4j database name (server default when None).")
+    llm_extraction: bool = Field(False, description="Let the local LLM propose extra typed triples per chunk.")
+    llm_budget_chunks: int = Field(50, ge=0, description="Chunks sent to the LLM extractor per ingest at most.")
+    max_entities_per_chunk: int = Field(60, ge=1, description="Entities kept per chunk (bounds table-like text).")
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(5, ge=1, description="Hits returned to the answer step.")
+    fetch_k: int = Field(30, ge=1, description="Candidates each retriever contributes before fusion.")
+    dense: bool = Field(True, description="Use FAISS dense search.")
+    bm25: bool = Field(True, description="Use BM25 keyword search.")
+    graph: bool = Field(True, description="Use knowledge-graph retrieval.")
+    weight_dense: float = Field(1.0, ge=0, description="Fusion weight of dense hits.")
+    weight_bm25: float = Field(1.0, ge=0, description="Fusion weight of BM25 hits.")
+    weight_graph: float = Field(0.7, ge=0, description="Fusion weight of graph hits.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    mmr: bool = Field(True, description="Diversify the fused candidates with MMR.")
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR relevance/diversity balance (1 = relevance only).")
+    self_query: bool = Field(True, description="Read metadata filters from the question.")
+    self_query_llm: bool = Field(False, description="Use the LLM (grammar-constrained) for self-query parsing.")
+    compression: bool = Field(True, description="Keep only the relevant sentences of each parent chunk.")
+    compression_llm: bool = Field(False, description="Use the LLM extractor instead of embeddings.")
+    rerank: bool = Field(False, description="Rerank with a cross-encoder (needs reranker_path).")
+    reranker_path: Path | None = Field(None, description="Local directory of a sentence-transformers CrossEncoder.")
+    min_relevance: float = Field(
+        0.25, description="Below this best dense similarity the question is refused without calling the LLM."
+    )
+
+
+class LLMSettings(BaseModel):
+    backend: Literal["llamacpp", "openai_compat", "fake"] = Field("llamacpp", description="Which LLM to use.")
+    answer_mode: Literal["llm", "extractive"] = Field(
+        "llm", description="llm: generated answer; extractive: best sentences with citations, no LLM."
+    )
+    model_path: Path | None = Field(None, description="A GGUF file; None uses the bundled Gemma 3 270M.")
+    n_ctx: int = Field(4096, ge=256, description="Context window in tokens.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads (None: llama.cpp's choice).")
+    n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1: all).")
+    max_tokens: int = Field(256, ge=1, description="Longest answer in tokens.")
+    temperature: float = Field(0.0, ge=0, description="Sampling temperature (0 = greedy).")
+    seed: int = Field(42, description="Sampling seed.")
+    base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (openai_compat).")
+    api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it wants one.")
+    model_name: str = Field("local", description="Model name sent to the endpoint.")
+    history_turns: int = Field(6, ge=0, description="Conversation turns remembered for follow-ups.")
+
+
+class UISettings(BaseModel):
+    max_upload_mb: int = Field(50, ge=1, description="Largest upload accepted by the UI.")
+    host: str = Field("127.0.0.1", description="Address the Streamlit server binds.")
+    port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit server.")
+
+
+class Settings(BaseSettings):
+    """All of citewise's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEWISE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    index_dir: Path = Field(Path("data/index"), description="Where indexes and the embedded graph live.")
+    cache_dir: Path = Field(Path("data/cache"), description="Assembled model files and other caches.")
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders the UI may ingest from or show; empty means only the upload folder.",
+    )
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
+    vectorstore: VectorStoreSettings = Field(default_factory=VectorStoreSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    graph: GraphSettings = Field(default_factory=GraphSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("CITEWISE_CONFIG", "citewise.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)

@@ -1,0 +1,366 @@
+"""load -> chunk -> embed -> store -> extract, one document at a time, incrementally.
+
+Parsing runs ahead of embedding: the next files are read (in the isolated parser workers) while
+the current one is embedded, so on a multi-core machine the wall time tends to the embedding time.
+Each document commits on its own: a failure or a crash loses at most the document in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from graph.base import DocumentGraph, GraphExtractor, GraphStore
+from ingest.base import IngestError, LoadedDocument
+from ingest.chunking import DocumentInfo, TokenChunker
+from ingest.discovery import discover
+from retrieval.base import Chunk, Embedder
+from retrieval.vectorstores.docstore import DocumentRecord, now
+from retrieval.vectorstores.faiss_store import FaissVectorStore
+
+log = logging.getLogger(__name__)
+
+Status = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
+
+
+class KeywordIndex(Protocol):
+    """The BM25 index as ingestion sees it."""
+
+    def add(self, chunks: Sequence[Chunk]) -> None: ...
+    def delete_document(self, doc_id: str) -> None: ...
+    def save(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file."""
+
+    path: str
+    status: Status
+    reason: str = ""
+    pages: int | None = None
+    chunks: int = 0
+    entities: int = 0
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class IngestReport:
+    """Per-file outcomes and stage timings of one ingest run."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    embedded: int = 0
+
+    def count(self, status: Status) -> int:
+        """Number of files with ``status``."""
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        """The files that failed, with reasons."""
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> dict[str, int]:
+        """Counts per status."""
+        return {s: self.count(s) for s in ("added", "updated", "unchanged", "removed", "failed", "skipped")}
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        """Accumulate wall time spent in a stage."""
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+
+ProgressFn = Callable[[str, dict[str, Any]], None]
+
+
+def doc_id_for(path: Path) -> str:
+    """Stable id of a file: its resolved path, hashed."""
+    return hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class IngestPipeline:
+    """Ingests files into a vector store, a keyword index and a knowledge graph.
+
+    Args:
+        store: The FAISS store (with its docstore).
+        embedder: Embeds child chunks.
+        chunker: Splits loaded documents.
+        load: Reads one file (``ingest.loaders`` or the isolated variant); raises IngestError.
+        suffixes: File suffixes ``load`` supports.
+        keyword_index: BM25 index updated with each document, or None.
+        extractor / graph_store: Knowledge-graph extraction and storage, or None to skip the graph.
+        max_file_mb: Larger files are reported and skipped before reading.
+        checkpoint_s: Seconds between FAISS/BM25 saves during a long run (the docstore commits per file).
+        prefetch: Files parsed ahead of the one being embedded.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: FaissVectorStore,
+        embedder: Embedder,
+        chunker: TokenChunker,
+        load: Callable[[Path], LoadedDocument],
+        suffixes: Sequence[str],
+        keyword_index: KeywordIndex | None = None,
+        extractor: GraphExtractor | None = None,
+        graph_store: GraphStore | None = None,
+        max_file_mb: float = 200.0,
+        checkpoint_s: float = 60.0,
+        prefetch: int = 2,
+    ) -> None:
+        if (extractor is None) != (graph_store is None):
+            raise ValueError("extractor and graph_store go together: give both or neither")
+        self.store, self.embedder, self.chunker = store, embedder, chunker
+        self.load, self.suffixes = load, list(suffixes)
+        self.keyword_index = keyword_index
+        self.extractor, self.graph_store = extractor, graph_store
+        self.max_file_bytes = int(max_file_mb * 1024 * 1024)
+        self.checkpoint_s = checkpoint_s
+        self.prefetch = max(1, prefetch)
+
+    def run(
+        self,
+        paths: Iterable[Path],
+        *,
+        exclude: Sequence[str] = (),
+        prune: bool = False,
+        graph: bool = True,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Ingest ``paths`` (files or folders); with ``prune``, forget files gone from those folders."""
+        notify = progress or (lambda event, data: None)
+        report = IngestReport()
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        t0 = time.perf_counter()
+        files, skipped = discover(roots, suffixes=self.suffixes, exclude=exclude)
+        report.add_time("discover", time.perf_counter() - t0)
+        report.outcomes += [FileOutcome(s.path, "skipped", s.reason) for s in skipped]
+        notify("start", {"files": len(files)})
+        todo = self._triage(files, report, notify)
+        last_save = time.monotonic()
+        for path, content_hash, future in self._prefetched(todo):
+            outcome = self._ingest_one(path, content_hash, future, graph, report)
+            report.outcomes.append(outcome)
+            notify(
+                "file",
+                {
+                    "outcome": outcome,
+                    "embedded": report.embedded,
+                    "embed_s": report.timings.get("embed", 0.0),
+                },
+            )
+            if time.monotonic() - last_save > self.checkpoint_s:
+                self.save(report)
+                last_save = time.monotonic()
+        if prune:
+            report.outcomes += self.prune(roots, keep={str(f) for f in files})
+        self.save(report)
+        report.add_time("total", time.perf_counter() - t0)
+        notify("done", {"report": report})
+        return report
+
+    def _triage(self, files: list[Path], report: IngestReport, notify: ProgressFn) -> list[tuple[Path, str]]:
+        """Separate unchanged files (no work at all) from files to read."""
+        todo: list[tuple[Path, str]] = []
+        t0 = time.perf_counter()
+        for path in files:
+            try:
+                st = path.stat()
+                if st.st_size > self.max_file_bytes:
+                    raise IngestError(
+                        f"file is {st.st_size / 2**20:.1f} MB, over the "
+                        f"{self.max_file_bytes / 2**20:.0f} MB limit",
+                        path,
+                    )
+                record = self.store.docstore.document(doc_id_for(path))
+                if record and record.size == st.st_size and record.mtime == st.st_mtime:
+                    report.outcomes.append(
+                        FileOutcome(str(path), "unchanged", pages=record.pages, chunks=record.n_children)
+                    )
+                    notify(
+                        "file",
+                        {
+                            "outcome": report.outcomes[-1],
+                            "embedded": report.embedded,
+                            "embed_s": report.timings.get("embed", 0.0),
+                        },
+                    )
+                    continue
+                digest = file_hash(path)
+                if record and record.content_hash == digest:
+                    report.outcomes.append(
+                        FileOutcome(str(path), "unchanged", pages=record.pages, chunks=record.n_children)
+                    )
+                    continue
+                todo.append((path, digest))
+            except (OSError, IngestError) as e:
+                reason = e.reason if isinstance(e, IngestError) else f"cannot read file: {e.strerror or e}"
+                report.outcomes.append(FileOutcome(str(path), "failed", reason))
+        report.add_time("hash", time.perf_counter() - t0)
+        return todo
+
+    def _prefetched(self, todo: list[tuple[Path, str]]) -> Iterator[tuple[Path, str, Future[LoadedDocument]]]:
+        """Yield files with their parse already under way, ``prefetch`` files ahead."""
+        with ThreadPoolExecutor(max_workers=self.prefetch, thread_name_prefix="citewise-parse") as pool:
+            futures = [(p, h, pool.submit(self._timed_load, p)) for p, h in todo[: self.prefetch]]
+            for i in range(len(todo)):
+                nxt = i + self.prefetch
+                if nxt < len(todo):
+                    futures.append((todo[nxt][0], todo[nxt][1], pool.submit(self._timed_load, todo[nxt][0])))
+                yield futures[i]
+                futures[i] = (futures[i][0], futures[i][1], Future())  # drop the parsed text early
+
+    def _timed_load(self, path: Path) -> LoadedDocument:
+        return self.load(path)
+
+    def _ingest_one(
+        self, path: Path, content_hash: str, future: Future[LoadedDocument], graph: bool, report: IngestReport
+    ) -> FileOutcome:
+        t0 = time.perf_counter()
+        doc_id = doc_id_for(path)
+        existed = self.store.docstore.document(doc_id) is not None
+        try:
+            doc = future.result()
+            report.add_time("parse_wait", time.perf_counter() - t0)
+            chunks, children = self._chunk(doc, path, doc_id, content_hash, report)
+            vectors = self._embed(children, report)
+            record = self._record(doc, path, doc_id, content_hash, chunks)
+            t1 = time.perf_counter()
+            self.store.replace_document(record, chunks, vectors)
+            if self.keyword_index is not None:
+                self.keyword_index.delete_document(doc_id)
+                self.keyword_index.add(children)
+            report.add_time("index", time.perf_counter() - t1)
+            entities, notes = self._graph(doc_id, children, graph, report)
+        except IngestError as e:
+            return FileOutcome(str(path), "failed", e.reason, seconds=time.perf_counter() - t0)
+        except Exception as e:  # one bad file never stops the run; the reason is reported
+            log.exception("ingest failed path=%s", path)
+            return FileOutcome(
+                str(path), "failed", f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0
+            )
+        return FileOutcome(
+            str(path),
+            "updated" if existed else "added",
+            pages=doc.pages,
+            chunks=len(children),
+            entities=entities,
+            seconds=time.perf_counter() - t0,
+            warnings=tuple(doc.warnings) + tuple(notes),
+        )
+
+    def _chunk(
+        self, doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, report: IngestReport
+    ) -> tuple[list[Chunk], list[Chunk]]:
+        t0 = time.perf_counter()
+        info = DocumentInfo(
+            doc_id=doc_id,
+            source=str(path),
+            file_name=path.name,
+            file_type=doc.file_type,
+            content_hash=content_hash,
+            title=doc.title or path.stem,
+            created=doc.created,
+            modified=doc.modified,
+        )
+        chunks = self.chunker.split(doc, info)
+        report.add_time("chunk", time.perf_counter() - t0)
+        children = [c for c in chunks if c.kind == "child"]
+        if not children:
+            raise IngestError("no text to index (empty, or nothing extractable)", path)
+        return chunks, children
+
+    def _embed(self, children: list[Chunk], report: IngestReport) -> Any:
+        t0 = time.perf_counter()
+        vectors = self.embedder.embed([c.text for c in children])
+        report.add_time("embed", time.perf_counter() - t0)
+        report.embedded += len(children)
+        return vectors
+
+    @staticmethod
+    def _record(
+        doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, chunks: list[Chunk]
+    ) -> DocumentRecord:
+        st = path.stat()
+        return DocumentRecord(
+            doc_id=doc_id,
+            source=str(path),
+            file_name=path.name,
+            file_type=doc.file_type,
+            content_hash=content_hash,
+            size=st.st_size,
+            mtime=st.st_mtime,
+            pages=doc.pages,
+            title=doc.title or path.stem,
+            author=doc.author,
+            created=doc.created,
+            modified=doc.modified,
+            n_parents=sum(1 for c in chunks if c.kind == "parent"),
+            n_children=sum(1 for c in chunks if c.kind == "child"),
+            ingested_at=now(),
+        )
+
+    def _graph(
+        self, doc_id: str, children: list[Chunk], graph: bool, report: IngestReport
+    ) -> tuple[int, list[str]]:
+        if self.extractor is None or self.graph_store is None:
+            return 0, []
+        if not graph:
+            self.graph_store.delete_document(doc_id)  # a stale graph of an older version must not stay
+            return 0, []
+        t0 = time.perf_counter()
+        extracted: DocumentGraph = self.extractor.extract(doc_id, children)
+        report.add_time("graph_extract", time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        self.graph_store.upsert_document(extracted)
+        report.add_time("graph_store", time.perf_counter() - t1)
+        self.store.docstore.set_entity_count(
+            doc_id, len(extracted.entities), {"graph_notes": extracted.notes}
+        )
+        return len(extracted.entities), list(extracted.notes)
+
+    def forget(self, doc_id: str) -> bool:
+        """Remove a document from every index; True when it was there."""
+        found = self.store.delete_document(doc_id)
+        if self.keyword_index is not None:
+            self.keyword_index.delete_document(doc_id)
+        if self.graph_store is not None:
+            self.graph_store.delete_document(doc_id)
+        return found
+
+    def prune(self, roots: Sequence[Path], keep: set[str]) -> list[FileOutcome]:
+        """Forget documents under ``roots`` whose files are gone (or no longer discovered)."""
+        outcomes = []
+        for record in self.store.docstore.documents():
+            source = Path(record.source)
+            under = any(source == r or source.is_relative_to(r) for r in roots)
+            if under and record.source not in keep and not source.exists():
+                self.forget(record.doc_id)
+                outcomes.append(FileOutcome(record.source, "removed", "file no longer exists"))
+        return outcomes
+
+    def save(self, report: IngestReport | None = None) -> None:
+        """Persist FAISS and BM25 for the docstore's current state."""
+        t0 = time.perf_counter()
+        self.store.persist()
+        if self.keyword_index is not None:
+            self.keyword_index.save()
+        if report is not None:
+            report.add_time("save", time.perf_counter() - t0)

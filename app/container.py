@@ -1,0 +1,241 @@
+"""Settings -> concrete backends. The only module that reads :class:`~app.settings.Settings`.
+
+Every builder imports its backend lazily, so ``import app`` stays cheap and a missing optional
+package surfaces as a clear error naming the extra to install, only when that backend is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from graph.base import GraphExtractor, GraphStore
+    from ingest.chunking import TokenChunker
+    from retrieval.base import Embedder
+    from retrieval.bm25_store import BM25Index
+    from retrieval.llm.base import LLM
+    from retrieval.vectorstores.faiss_store import FaissVectorStore
+
+log = logging.getLogger(__name__)
+
+
+def index_path(settings: Settings) -> Path:
+    """The index directory, absolute."""
+    return settings.index_dir.expanduser().resolve()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    from retrieval.embeddings import create_embedder
+
+    e = settings.embedding
+    return create_embedder(model_path=e.model_path, device=e.device, batch_size=e.batch_size)
+
+
+def build_vector_store(
+    settings: Settings, embedder: Embedder, *, read_only: bool = False
+) -> FaissVectorStore:
+    from retrieval.vectorstores.faiss_store import FaissVectorStore
+
+    v = settings.vectorstore
+    return FaissVectorStore(
+        index_path(settings),
+        embedder,
+        index_type=v.index_type,
+        hnsw_m=v.hnsw_m,
+        hnsw_ef_search=v.hnsw_ef_search,
+        ivf_nlist=v.ivf_nlist,
+        ivf_nprobe=v.ivf_nprobe,
+        read_only=read_only,
+    )
+
+
+def build_chunker(settings: Settings, embedder: Embedder) -> TokenChunker:
+    from ingest.chunking import TokenChunker
+
+    c = settings.chunking
+    return TokenChunker(
+        embedder,
+        child_tokens=c.child_tokens,
+        child_overlap=c.child_overlap,  # type: ignore[arg-type]
+        parent_tokens=c.parent_tokens,
+    )
+
+
+def build_bm25(settings: Settings) -> BM25Index:
+    from retrieval.bm25_store import BM25Index
+
+    return BM25Index(index_path(settings) / "bm25")
+
+
+def build_loader(settings: Settings) -> tuple[Any, list[str]]:
+    """(load function, supported suffixes). Parsing runs in isolated worker processes with limits."""
+    from ingest.isolation import load_isolated
+
+    from ingest.loaders import supported_suffixes
+
+    i = settings.ingest
+    load = partial(
+        load_isolated,
+        timeout_s=i.parse_timeout_s,
+        memory_mb=i.parse_memory_mb,
+        max_pages=i.max_pages,
+        max_chars=i.max_chars,
+        max_file_mb=i.max_file_mb,
+    )
+    return load, supported_suffixes()
+
+
+def build_graph_store(settings: Settings) -> GraphStore:
+    from graph.stores import open_graph_store
+
+    g = settings.graph
+    if g.backend == "neo4j":
+        return open_graph_store(
+            "neo4j",
+            uri=g.neo4j_uri,
+            user=g.neo4j_user,
+            password=g.neo4j_password.get_secret_value(),
+            database=g.neo4j_database,
+        )
+    return open_graph_store("sqlite", path=index_path(settings) / "graph.sqlite")
+
+
+def build_extractor(settings: Settings, llm_factory: Any = None) -> GraphExtractor:
+    from graph.extract.spacy_extractor import SpacyGraphExtractor
+
+    g = settings.graph
+    extractor: GraphExtractor = SpacyGraphExtractor(max_entities_per_chunk=g.max_entities_per_chunk)
+    if g.llm_extraction and llm_factory is not None:
+        from graph.extract.llm_extractor import LLMGraphRefiner
+        from retrieval.llm import make_json_completer
+
+        refiner = LLMGraphRefiner(make_json_completer(llm_factory()), budget_chunks=g.llm_budget_chunks)
+        extractor = _RefinedExtractor(extractor, refiner)
+    return extractor
+
+
+class _RefinedExtractor:
+    """spaCy extraction followed by LLM refinement of the same chunks."""
+
+    def __init__(self, base: GraphExtractor, refiner: Any) -> None:
+        self.base, self.refiner = base, refiner
+
+    def extract(self, doc_id: str, units: Any) -> Any:
+        return self.refiner.refine(self.base.extract(doc_id, units), units)
+
+
+def build_llm(settings: Settings) -> LLM:
+    from retrieval.llm import create_llm
+
+    s = settings.llm
+    if s.backend == "llamacpp":
+        from retrieval.llm.llamacpp_llm import bundled_model_path
+
+        path = s.model_path or bundled_model_path(settings.cache_dir.expanduser().resolve() / "models")
+        threads = s.n_threads or max(1, (os.cpu_count() or 2))
+        return create_llm(
+            "llamacpp",
+            model_path=path,
+            n_ctx=s.n_ctx,
+            n_threads=threads,
+            n_gpu_layers=s.n_gpu_layers,
+            seed=s.seed,
+        )
+    if s.backend == "openai_compat":
+        return create_llm(
+            "openai_compat",
+            base_url=s.base_url,
+            api_key=s.api_key.get_secret_value(),
+            model_name=s.model_name,
+            n_ctx=s.n_ctx,
+            seed=s.seed,
+        )
+    return create_llm("fake", replies=[])
+
+
+def build_retriever(
+    settings: Settings,
+    *,
+    store: FaissVectorStore,
+    embedder: Embedder,
+    bm25: BM25Index | None,
+    graph_store: GraphStore | None,
+    llm_factory: Any = None,
+) -> Any:
+    """The hybrid retriever with every stage configured from ``settings.retrieval``."""
+    from retrieval.retrievers.compression import build_compressor
+    from retrieval.retrievers.graph_retriever import GraphRetriever
+    from retrieval.retrievers.hybrid import HybridConfig, HybridRetriever
+    from retrieval.retrievers.self_query import SelfQueryParser
+
+    r = settings.retrieval
+    completer = None
+    if (r.self_query_llm or r.compression_llm) and llm_factory is not None:
+        from retrieval.llm import make_json_completer
+
+        completer = make_json_completer(llm_factory())
+
+    def known_files() -> list[str]:
+        return [d.file_name for d in store.docstore.documents()]
+
+    reranker = None
+    if r.rerank:
+        from retrieval.retrievers.rerank import CrossEncoderReranker
+
+        if r.reranker_path is None:
+            raise ValueError("retrieval.rerank is on but retrieval.reranker_path is not set")
+        reranker = CrossEncoderReranker(r.reranker_path)
+    config = HybridConfig(
+        k=r.k,
+        fetch_k=r.fetch_k,
+        dense=r.dense,
+        bm25=r.bm25,
+        graph=r.graph and graph_store is not None,
+        weight_dense=r.weight_dense,
+        weight_bm25=r.weight_bm25,
+        weight_graph=r.weight_graph,
+        rrf_k=r.rrf_k,
+        mmr=r.mmr,
+        mmr_lambda=r.mmr_lambda,
+        self_query=r.self_query,
+        self_query_llm=r.self_query_llm,
+        compression=r.compression,
+        rerank=r.rerank,
+    )
+    return HybridRetriever(
+        store=store,
+        embedder=embedder,
+        bm25=bm25,
+        graph=GraphRetriever(graph_store) if graph_store is not None else None,
+        self_query=SelfQueryParser(
+            known_files=known_files,
+            complete_json=completer,
+            use_llm=r.self_query_llm and completer is not None,
+        ),
+        compressor=build_compressor(embedder, complete_json=completer if r.compression_llm else None),
+        reranker=reranker,
+        config=config,
+    )
+
+
+def build_chain(settings: Settings, *, retriever: Any, llm: LLM | None, embedder: Embedder) -> Any:
+    from retrieval.chain import AnswerChain
+
+    s = settings.llm
+    return AnswerChain(
+        retriever,
+        llm,
+        embedder=embedder,
+        max_tokens=s.max_tokens,
+        temperature=s.temperature,
+        seed=s.seed,
+        min_relevance=settings.retrieval.min_relevance,
+        history_turns=s.history_turns,
+        answer_mode=s.answer_mode,
+    )

@@ -89,16 +89,20 @@ class LLM(abc.ABC):
     def format_chat(self, messages: Sequence[Message]) -> ChatPrompt:
         """Render ``messages`` into a completion prompt.
 
-        The default is a plain transcript for base models without a chat template; backends with a
-        template override it.
+        The default suits base models without a chat template: a system message and one user
+        message become plain text (ending with ``Answer:`` unless the user text already ends with
+        a cue such as ``Question:``), longer conversations a labelled transcript. Generation stops
+        at a blank line, where base models start to ramble. Backends with a template override it.
         """
         _check_messages(messages)
-        lines: list[str] = []
-        for message in messages:
-            label = {"system": "Instructions", "user": "User", "assistant": "Assistant"}[message["role"]]
-            lines.append(f"{label}: {message['content'].strip()}\n")
-        lines.append("Assistant:")
-        return ChatPrompt(prompt="\n".join(lines), stop=("\nUser:", "\nInstructions:"))
+        stop = ("\n\n", "\nQuestion:", "\nUser:")
+        roles = [m["role"] for m in messages]
+        if roles in (["user"], ["system", "user"]):
+            text = "\n\n".join(m["content"].strip() for m in messages)
+            return ChatPrompt(prompt=text if text.endswith(":") else f"{text}\nAnswer:", stop=stop)
+        labels = {"system": "Instructions", "user": "User", "assistant": "Assistant"}
+        lines = [f"{labels[m['role']]}: {m['content'].strip()}" for m in messages]
+        return ChatPrompt(prompt="\n\n".join([*lines, "Assistant:"]), stop=stop)
 
     def generate(self, prompt: str, **options: Any) -> str:
         """The whole completion of ``prompt``; ``options`` as for :meth:`stream`."""

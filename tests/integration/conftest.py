@@ -1,0 +1,35 @@
+"""Fixtures for integration tests: a writable copy of the sample corpus and services over it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.service import Citewise
+
+
+@pytest.fixture
+def corpus_copy(sample_corpus_dir: Path, tmp_path: Path) -> Path:
+    """A copy of data/corpus that a test may edit and delete from."""
+    target = tmp_path / "corpus"
+    shutil.copytree(sample_corpus_dir, target, ignore=shutil.ignore_patterns("*.md.orig", "QUESTIONS.md"))
+    return target
+
+
+@pytest.fixture
+def open_service(tmp_path: Path, embedder) -> Iterator:  # type: ignore[no-untyped-def]
+    """Factory of services on ``tmp_path/index`` that share the session's loaded embedder."""
+    opened: list[Citewise] = []
+
+    def make(index: Path | None = None, **overrides: object) -> Citewise:
+        service = Citewise.open(index or tmp_path / "index", cache_dir=tmp_path / "cache", **overrides)
+        service.__dict__["embedder"] = embedder  # reuse the loaded model; same weights as a fresh one
+        opened.append(service)
+        return service
+
+    yield make
+    for service in opened:
+        service.close()

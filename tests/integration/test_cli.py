@@ -1,0 +1,60 @@
+"""The `ingest` and `citewise` commands as a user runs them (installed console scripts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CITEWISE_CACHE_DIR": str(cwd / "cache")}
+    return subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def test_ingest_json_exit_codes_status_and_forget(corpus_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    (corpus_copy / "junk.txt").write_bytes(b"\x00\x01\x02" * 2000)
+    done = run(str(BIN / "ingest"), str(corpus_copy), "--index", str(index), "--no-graph", "--json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # one file failed
+    report = json.loads(done.stdout)
+    failed = [f for f in report["files"] if f["status"] == "failed"]
+    assert [Path(f["path"]).name for f in failed] == ["junk.txt"] and failed[0]["reason"]
+    added = report["summary"]["added"]
+    assert added >= 4 and report["embedded"] > 0
+
+    (corpus_copy / "junk.txt").unlink()
+    again = run(str(BIN / "ingest"), str(corpus_copy), "--index", str(index), "--no-graph", "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["summary"] == {
+        "added": 0, "updated": 0, "unchanged": added, "removed": 0, "failed": 0, "skipped": 0}
+
+    status = run(str(BIN / "citewise"), "status", "--index", str(index), "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    stats = json.loads(status.stdout)["stats"]
+    assert stats["documents"] == added and stats["vectors"] == stats["children"] > 0
+
+    victim = sorted(p for p in corpus_copy.iterdir() if p.suffix == ".html")[0]
+    forgot = run(str(BIN / "citewise"), "forget", str(victim), "--index", str(index), cwd=tmp_path)
+    assert forgot.returncode == 0 and str(victim.resolve()) in forgot.stdout
+    status = json.loads(run(str(BIN / "citewise"), "status", "--index", str(index), "--json", cwd=tmp_path).stdout)
+    assert status["stats"]["documents"] == added - 1
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run(str(BIN / "ingest"), cwd=tmp_path).returncode == 2
+    assert run(str(BIN / "ingest"), "x", "--bogus", cwd=tmp_path).returncode == 2
+
+
+def test_ask_without_an_index_is_a_clear_error(tmp_path: Path) -> None:
+    done = run(str(BIN / "citewise"), "ask", "anything?", "--index", str(tmp_path / "none"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "no index at" in done.stderr and "Traceback" not in done.stderr

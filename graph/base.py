@@ -150,7 +150,9 @@ class GraphStore(Protocol):
         """A shortest path between two entities, empty when none within ``max_hops``."""
         ...
 
-    def top_entities(self, k: int = 20, by: Literal["degree", "pagerank"] = "degree") -> list[tuple[Entity, float]]:
+    def top_entities(
+        self, k: int = 20, by: Literal["degree", "pagerank"] = "degree"
+    ) -> list[tuple[Entity, float]]:
         """The ``k`` most central entities with their scores."""
         ...
 

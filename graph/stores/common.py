@@ -182,14 +182,15 @@ class BaseGraphStore(abc.ABC):
     def top_entities(
         self, k: int = 20, by: Literal["degree", "pagerank"] = "degree"
     ) -> list[tuple[Entity, float]]:
-        """Degree = distinct neighbours; PageRank over the weighted undirected graph."""
+        """Degree = distinct neighbours; PageRank over the weighted undirected graph; ties by name."""
         if by not in ("degree", "pagerank"):
             raise ValueError(f"by must be 'degree' or 'pagerank', got {by!r}")
         graph = self._nx_undirected()
         if graph.number_of_nodes() == 0:
             return []
         scores = dict(graph.degree()) if by == "degree" else nx.pagerank(graph, weight="weight")
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        name = dict(graph.nodes(data="name"))
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], name[kv[0]], kv[0]))[:k]
         by_id = {e.id: e for e in self._entities([i for i, _ in ranked])}
         return [(by_id[i], float(s)) for i, s in ranked]
 

@@ -124,7 +124,9 @@ class ArcadeDBServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise ArcadeDBStartError(f"ArcadeDB exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise ArcadeDBStartError(
+                    f"ArcadeDB exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             if probe():  # type: ignore[operator]
                 return
             time.sleep(0.5)
@@ -152,20 +154,35 @@ class ArcadeDBServer:
         return True
 
     def _create_database(self) -> None:
+        self.create_database(self.database)
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` over the HTTP API and return its name."""
+        self._server_command(f"create database {name}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` over the HTTP API."""
+        self._server_command(f"drop database {name}")
+
+    def _server_command(self, command: str) -> None:
         try:
-            self._http("/api/v1/server", {"command": f"create database {self.database}"})
+            self._http("/api/v1/server", {"command": command})
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")
-            raise ArcadeDBStartError(f"creating database failed: {e.code} {detail}\n{self.log_tail()}") from e
+            raise ArcadeDBStartError(f"{command!r} failed: {e.code} {detail}\n{self.log_tail()}") from e
 
     def _bolt_ready(self) -> bool:
         from neo4j import GraphDatabase
         from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
         try:
-            with GraphDatabase.driver(self.bolt_uri, auth=(self.user, self.password)) as driver:
-                with driver.session(database=self.database) as session:
-                    session.run("RETURN 1 AS one").consume()
+            auth = (self.user, self.password)
+            with (
+                GraphDatabase.driver(self.bolt_uri, auth=auth) as driver,
+                driver.session(database=self.database) as s,
+            ):
+                s.run("RETURN 1 AS one").consume()
         except (ServiceUnavailable, Neo4jError, OSError):
             return False
         return True

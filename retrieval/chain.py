@@ -1,0 +1,686 @@
+"""The answer chain: condense a follow-up, retrieve, refuse or answer with validated citations.
+
+``AnswerChain.stream`` yields :class:`Retrieved` (the hits, before any generation), then
+:class:`TextDelta` pieces of the answer, then :class:`Done` with the final :class:`Answer`; the
+deltas concatenate to exactly ``Answer.text``. Citations are checked in code: a ``[n]`` that names
+a source the model was not given is removed while streaming and the answer is flagged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from retrieval.base import Embedder, Hit, RetrievalResult, Retriever
+from retrieval.llm.base import LLM, LLMError, Message
+from retrieval.prompts import REFUSAL, PromptSource, condense_messages, pack_sources
+
+logger = logging.getLogger(__name__)
+
+AnswerMode = Literal["llm", "extractive"]
+Turn = tuple[str, str]
+"""One earlier exchange: (question, answer text)."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites as ``[n]``, mapped to its file, pages and supporting snippet."""
+
+    n: int
+    chunk_id: str
+    source: str
+    file_name: str
+    page_start: int | None
+    page_end: int | None
+    snippet: str
+
+    def label(self) -> str:
+        """``"report.pdf p. 3"``-style reference."""
+        if self.page_start is None:
+            return self.file_name
+        if self.page_end is None or self.page_end == self.page_start:
+            return f"{self.file_name} p. {self.page_start}"
+        return f"{self.file_name} pp. {self.page_start}-{self.page_end}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The chain's result for one question.
+
+    ``citations`` are the sources the text actually cites. When it cites none, ``flagged`` is set
+    and ``consulted`` lists the top sources the model was given, so a reader can still check them.
+    ``hits[n - 1]`` is the hit behind citation ``n``.
+    """
+
+    question: str
+    standalone_question: str
+    text: str
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    refused: bool
+    flagged: bool
+    mode: AnswerMode
+    notes: tuple[str, ...] = ()
+    filter: dict[str, Any] | None = None
+    consulted: tuple[Citation, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (hits reduced to chunk id, file, pages and score)."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "citations": [asdict(c) for c in self.citations],
+            "consulted": [asdict(c) for c in self.consulted],
+            "refused": self.refused,
+            "flagged": self.flagged,
+            "mode": self.mode,
+            "notes": list(self.notes),
+            "filter": self.filter,
+            "hits": [_hit_summary(h) for h in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """Stream event: retrieval finished (sent before any answer text)."""
+
+    standalone_question: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """Stream event: the next piece of the answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """Stream event: the final, validated answer (always the last event)."""
+
+    answer: Answer
+
+
+ChainEvent = Retrieved | TextDelta | Done
+
+
+def _hit_summary(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "chunk_id": chunk.id,
+        "file_name": chunk.file_name,
+        "source": chunk.source,
+        "page_start": chunk.page_start,
+        "page_end": chunk.page_end,
+        "score": hit.score,
+    }
+
+
+# --- citations --------------------------------------------------------------------------------
+
+_CITATION = re.compile(r"\s*\[\s*(?:sources?\s*)?(\d+(?:\s*,\s*\d+)*)\s*\]", re.IGNORECASE)
+_MAYBE_CITATION = re.compile(r"\[[A-Za-z0-9,\s]{0,20}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+class CitationFilter:
+    """Streams answer text while checking ``[n]`` citations against ``n_sources``.
+
+    Text that might still become a citation (an open ``[``) and trailing whitespace are held back
+    until the next delta settles them; valid citations pass, out-of-range ones are removed and
+    recorded. ``text`` is always the concatenation of what :meth:`feed` and :meth:`flush` returned.
+    """
+
+    def __init__(self, n_sources: int) -> None:
+        self._n = n_sources
+        self._pending = ""
+        self._parts: list[str] = []
+        self.cited: list[int] = []
+        self.invalid: list[int] = []
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def feed(self, delta: str) -> str:
+        """Take the next model delta; return the text that is now safe to show."""
+        buffer = self._pending + delta
+        open_at = buffer.rfind("[")
+        hold = ""
+        if open_at >= 0 and _MAYBE_CITATION.fullmatch(buffer[open_at:]):
+            buffer, hold = buffer[:open_at], buffer[open_at:]
+        ready = self._clean(buffer)
+        settled = ready.rstrip()
+        self._pending = ready[len(settled) :] + hold
+        return self._emit(settled)
+
+    def flush(self) -> str:
+        """End of stream: release what is held, minus trailing whitespace."""
+        rest, self._pending = self._clean(self._pending).rstrip(), ""
+        return self._emit(rest)
+
+    def _emit(self, text: str) -> str:
+        if not self._parts:
+            text = text.lstrip()
+        if text:
+            self._parts.append(text)
+        return text
+
+    def _clean(self, text: str) -> str:
+        return _CITATION.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        numbers = [int(x) for x in re.findall(r"\d+", match.group(1))]
+        valid = [n for n in numbers if 1 <= n <= self._n]
+        self.invalid.extend(n for n in numbers if n not in valid)
+        self.cited.extend(n for n in valid if n not in self.cited)
+        if not valid:
+            return ""
+        return " " + "".join(f"[{n}]" for n in valid)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Rough sentence split that keeps numbers like 3.5 together."""
+    return [s.strip() for s in _SENTENCE_END.split(text.replace("\n\n", ". \n")) if s.strip()]
+
+
+def _stems(text: str) -> set[str]:
+    # A crude stem (first four letters) so "marry" meets "married" without a stemmer.
+    return {w.lower()[:4] for w in _WORD.findall(text)}
+
+
+def _overlap(a: str, b: str) -> float:
+    """Share of ``a``'s word stems that occur in ``b``."""
+    wa = _stems(a)
+    return len(wa & _stems(b)) / (len(wa) or 1)
+
+
+def make_citation(n: int, hit: Hit, claim: str = "") -> Citation:
+    """Citation ``n`` for ``hit``; the snippet is the source sentence closest to ``claim``."""
+    sentences = split_sentences(hit.answer_text) or [hit.answer_text]
+    snippet = max(sentences, key=lambda s: _overlap(claim, s)) if claim else sentences[0]
+    snippet = snippet[:300]
+    chunk = hit.chunk
+    pages_of = chunk if hit.parent is None or snippet[:80] in chunk.text else hit.parent
+    return Citation(
+        n=n,
+        chunk_id=chunk.id,
+        source=chunk.source,
+        file_name=chunk.file_name,
+        page_start=pages_of.page_start,
+        page_end=pages_of.page_end,
+        snippet=snippet,
+    )
+
+
+def _claims(text: str, n: int) -> str:
+    """The answer sentences that cite ``[n]``."""
+    return " ".join(s for s in split_sentences(text) if f"[{n}]" in s)
+
+
+# --- conversation -----------------------------------------------------------------------------
+
+_POSSESSIVE = {"his", "her", "its", "their"}
+_PERSONAL = {"he", "she", "it", "they", "him", "them"}
+_CONTINUATION = re.compile(r"^\s*(and|also|what about|how about)\b", re.IGNORECASE)
+_NAME = re.compile(r"\b(?:[A-Z][\w&'.-]*|[A-Z]{2,})(?:\s+(?:of|de|van|von|the|and|&)?\s*[A-Z][\w&'.-]*)*")
+_NOT_NAMES = {
+    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "is", "are", "was",
+    "were", "did", "does", "do", "can", "could", "would", "should", "the", "a", "an", "and", "in",
+    "on", "of", "for", "to", "tell", "list", "give", "show", "i", "it", "he", "she", "they", "we",
+    "you", "his", "her", "its", "their", "this", "that", "these", "those", "also", "please",
+}  # fmt: skip
+
+
+def normalize_history(history: Sequence[Turn | Answer] | None) -> list[Turn]:
+    """Earlier exchanges as (question, answer) pairs; an :class:`Answer` contributes its standalone form."""
+    turns: list[Turn] = []
+    for item in history or ():
+        if isinstance(item, Answer):
+            turns.append((item.standalone_question or item.question, item.text))
+        else:
+            asked, answered = item
+            turns.append((str(asked), str(answered)))
+    return turns
+
+
+def _named_entities(text: str) -> list[str]:
+    names = []
+    for match in _NAME.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].lower() in _NOT_NAMES:
+            words.pop(0)
+        if words:
+            names.append(" ".join(words).rstrip(".'"))
+    return [n for n in names if n]
+
+
+def last_entity(turns: Sequence[Turn]) -> str | None:
+    """The entity a follow-up most likely refers to: the last question's, else its answer's first."""
+    for asked, answered in reversed(turns):
+        for text, pick in ((asked, -1), (answered, 0)):
+            names = _named_entities(text)
+            if names:
+                return names[pick]
+    return None
+
+
+def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
+    """Substitute pronouns with the last named entity; prefix bare continuations with the last question.
+
+    A heuristic used without an LLM or when the LLM's rewrite is unusable: it resolves "and what
+    about her husband?" after a question about Marie Curie, not subtler references.
+    """
+    if not turns:
+        return question
+    entity = last_entity(turns)
+    tokens = re.findall(r"\w+|\W+", question)
+    replaced = False
+    for i, token in enumerate(tokens):
+        low = token.lower()
+        if entity is None or low not in _POSSESSIVE | _PERSONAL:
+            continue
+        following = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 1] == " " else ""
+        if low in _POSSESSIVE and (low != "her" or following[:1].isalpha()):
+            tokens[i] = f"{entity}'s"
+        else:
+            tokens[i] = entity
+        replaced = True
+    if replaced:
+        return "".join(tokens)
+    if _CONTINUATION.match(question):
+        return f"{turns[-1][0].rstrip(' ?')}; {question}"
+    return question
+
+
+def _clean_condensed(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.IGNORECASE)
+    return line.strip().strip("\"'`*").strip()
+
+
+# --- extractive answers -----------------------------------------------------------------------
+
+
+def extractive_sentences(
+    question: str, hits: Sequence[Hit], embedder: Embedder | None, *, max_sentences: int = 3
+) -> list[tuple[int, str]]:
+    """The sentences of ``hits`` most similar to ``question``, as (source number, sentence).
+
+    Similarity is cosine over ``embedder`` vectors, or word overlap without an embedder. Sentences
+    within 0.15 of the best score are kept, at most ``max_sentences``, best first.
+    """
+    pool: list[tuple[int, str]] = []
+    for n, hit in enumerate(hits, start=1):
+        pool.extend((n, s) for s in split_sentences(hit.answer_text) if len(s) >= 20)
+    pool = pool[:400]
+    if not pool:
+        return []
+    if embedder is not None:
+        vectors = embedder.embed([s for _, s in pool])
+        scores = [float(x) for x in vectors @ embedder.embed_query(question)]
+    else:
+        scores = [_overlap(question, s) for _, s in pool]
+    ranked = sorted(range(len(pool)), key=lambda i: -scores[i])
+    best = scores[ranked[0]]
+    picked: list[tuple[int, str]] = []
+    for i in ranked:
+        if len(picked) == max_sentences or scores[i] < best - 0.15:
+            break
+        if pool[i][1] not in (s for _, s in picked):
+            picked.append(pool[i])
+    return picked
+
+
+# --- the chain --------------------------------------------------------------------------------
+
+_MODEL_REFUSAL = re.compile(r"do(?:es)? not contain (?:the |an |any )?answer", re.IGNORECASE)
+_ANSWER_STOP = ("<<<", "\nQuestion:", "\nSources:", "\nUser:")
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every answer of one request shares."""
+
+    question: str
+    standalone_question: str
+    hits: tuple[Hit, ...]
+    mode: AnswerMode
+    filter: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+
+    def answer(self, text: str, citations: Sequence[Citation] = (), **flags: Any) -> Answer:
+        return Answer(
+            question=self.question,
+            standalone_question=self.standalone_question,
+            text=text,
+            citations=tuple(citations),
+            hits=self.hits,
+            refused=flags.get("refused", False),
+            flagged=flags.get("flagged", False),
+            mode=flags.get("mode", self.mode),
+            notes=tuple(self.notes),
+            filter=self.filter,
+            consulted=tuple(flags.get("consulted", ())),
+        )
+
+
+class AnswerChain:
+    """Answers questions from a retriever with cited sources, streamed, over a conversation.
+
+    Args:
+        retriever: Anything with ``retrieve(query, **options) -> RetrievalResult``.
+        llm: The model; None means extractive answers only.
+        embedder: Scores sentences for extractive answers (word overlap without one).
+        n_ctx_budget: Tokens prompt plus answer may use; None uses ``llm.n_ctx``.
+        max_tokens: Longest generated answer.
+        temperature: Sampling temperature of answers (0: greedy).
+        seed: Sampling seed.
+        min_relevance: Refuse, without calling the LLM, when the retriever's best relevance is lower.
+        history_turns: Earlier exchanges used to condense a follow-up (0: none).
+        answer_mode: ``llm`` or ``extractive``; ``llm`` without a model answers extractively.
+        extractive_sentences: Sentences in an extractive answer.
+        consulted_sources: Sources listed as consulted when the model cites nothing.
+    """
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: LLM | None = None,
+        *,
+        embedder: Embedder | None = None,
+        n_ctx_budget: int | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 42,
+        min_relevance: float = 0.25,
+        history_turns: int = 6,
+        answer_mode: AnswerMode = "llm",
+        extractive_sentences: int = 3,
+        consulted_sources: int = 3,
+    ) -> None:
+        if n_ctx_budget is not None and n_ctx_budget < 64:
+            raise ValueError(f"n_ctx_budget must be at least 64 tokens, got {n_ctx_budget}")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        if history_turns < 0:
+            raise ValueError(f"history_turns must be >= 0, got {history_turns}")
+        if answer_mode not in ("llm", "extractive"):
+            raise ValueError(f"answer_mode must be 'llm' or 'extractive', got {answer_mode!r}")
+        if extractive_sentences < 1 or consulted_sources < 0:
+            raise ValueError(
+                f"bad extractive_sentences={extractive_sentences} consulted_sources={consulted_sources}"
+            )
+        self.retriever = retriever
+        self.llm = llm
+        self.embedder = embedder
+        self.n_ctx_budget = n_ctx_budget
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+        self.min_relevance = min_relevance
+        self.history_turns = history_turns
+        self.answer_mode: AnswerMode = answer_mode
+        self.extractive_sentences = extractive_sentences
+        self.consulted_sources = consulted_sources
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn | Answer] | None = None,
+        *,
+        answer_mode: AnswerMode | None = None,
+        **retrieval_options: Any,
+    ) -> Answer:
+        """Answer ``question``; ``retrieval_options`` go to the retriever (k, filters, graph=False...)."""
+        for event in self.stream(question, history, answer_mode=answer_mode, **retrieval_options):
+            if isinstance(event, Done):
+                return event.answer
+        raise AssertionError("stream ended without a Done event")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn | Answer] | None = None,
+        *,
+        answer_mode: AnswerMode | None = None,
+        **retrieval_options: Any,
+    ) -> Iterator[ChainEvent]:
+        """Like :meth:`ask`, but yields :class:`Retrieved`, :class:`TextDelta` pieces, then :class:`Done`."""
+        if not question.strip():
+            raise ValueError("question is empty")
+        notes: list[str] = []
+        mode = self._mode(answer_mode, notes)
+        standalone = self._condense(question, history, mode, notes)
+        result = self.retriever.retrieve(standalone, **retrieval_options)
+        notes.extend(result.notes)
+        ctx = _Context(question, standalone, tuple(result.hits), mode, result.filter, notes)
+        yield Retrieved(standalone, ctx.hits)
+        if self._refuse(result, notes):
+            yield TextDelta(REFUSAL)
+            yield Done(ctx.answer(REFUSAL, refused=True))
+        elif mode == "llm":
+            yield from self._generate(ctx)
+        else:
+            yield from self._extractive(ctx)
+
+    def as_runnable(self) -> AnswerChainRunnable:
+        """This chain as a LangChain ``Runnable`` (input: a question or a dict, output: :class:`Answer`)."""
+        return AnswerChainRunnable(self)
+
+    def _mode(self, requested: AnswerMode | None, notes: list[str]) -> AnswerMode:
+        mode = requested or self.answer_mode
+        if mode not in ("llm", "extractive"):
+            raise ValueError(f"answer_mode must be 'llm' or 'extractive', got {mode!r}")
+        if mode == "llm" and self.llm is None:
+            notes.append("no LLM is configured: answered extractively")
+            return "extractive"
+        return mode
+
+    def _refuse(self, result: RetrievalResult, notes: list[str]) -> bool:
+        if not result.hits:
+            notes.append("nothing was retrieved")
+            return True
+        if result.best_relevance < self.min_relevance:
+            notes.append(
+                f"best relevance {result.best_relevance:.3f} is below min_relevance {self.min_relevance:.3f}"
+            )
+            return True
+        return False
+
+    # conversation
+
+    def _condense(
+        self, question: str, history: Sequence[Turn | Answer] | None, mode: AnswerMode, notes: list[str]
+    ) -> str:
+        turns = normalize_history(history)[-self.history_turns :] if self.history_turns else []
+        if not turns:
+            return question
+        by_rules = rule_based_condense(question, turns)
+        if mode == "llm" and self.llm is not None:
+            rewritten = self._llm_condense(question, turns)
+            if rewritten is not None and self._plausible(rewritten, question, by_rules, turns):
+                notes.append(f"follow-up condensed by the LLM to: {rewritten}")
+                return rewritten
+            notes.append("the LLM's rewrite of the follow-up was unusable: rules used instead")
+        if by_rules != question:
+            notes.append(f"follow-up rewritten by rules to: {by_rules}")
+        return by_rules
+
+    def _llm_condense(self, question: str, turns: Sequence[Turn]) -> str | None:
+        assert self.llm is not None
+        llm = self.llm
+        budget = self._budget() - 64
+        bounded = [(q, a[:500]) for q, a in turns]
+        messages = condense_messages(bounded, question)
+        while bounded and llm.count_tokens(llm.format_chat(messages).prompt) > budget:
+            bounded = bounded[1:]
+            messages = condense_messages(bounded, question)
+        if not bounded:
+            return None
+        try:
+            text = llm.chat(messages, max_tokens=64, temperature=0.0, seed=self.seed, stop=("\n",))
+        except LLMError as e:
+            logger.warning("condensing the follow-up failed: %s", e)
+            return None
+        return _clean_condensed(text)
+
+    @staticmethod
+    def _plausible(rewritten: str, question: str, by_rules: str, turns: Sequence[Turn]) -> bool:
+        if not 3 <= len(rewritten) <= max(300, 3 * len(question)):
+            return False
+        if "<<<" in rewritten or _MODEL_REFUSAL.search(rewritten):
+            return False
+        entity = last_entity(turns)
+        # If the rules found a pronoun to resolve, the rewrite must name what it refers to.
+        return not (by_rules != question and entity and entity.lower() not in rewritten.lower())
+
+    # generation
+
+    def _budget(self) -> int:
+        assert self.llm is not None
+        return self.n_ctx_budget or self.llm.n_ctx
+
+    def _measure(self, messages: Sequence[Message]) -> int:
+        assert self.llm is not None
+        return self.llm.count_tokens(self.llm.format_chat(messages).prompt)
+
+    def _generate(self, ctx: _Context) -> Iterator[ChainEvent]:
+        assert self.llm is not None
+        budget = self._budget()
+        candidates = [PromptSource(n, _source_label(h), h.answer_text) for n, h in enumerate(ctx.hits, 1)]
+        try:
+            packed = pack_sources(
+                ctx.standalone_question,
+                candidates,
+                measure=self._measure,
+                limit=budget - min(self.max_tokens, budget // 2),
+            )
+        except (ValueError, LLMError) as e:
+            ctx.notes.append(f"could not build the prompt ({e}): answered extractively")
+            yield from self._extractive(ctx)
+            return
+        if not packed.sources:
+            ctx.notes.append("no source fits the context budget: answered extractively")
+            yield from self._extractive(ctx)
+            return
+        if packed.dropped or packed.trimmed or packed.question_truncated:
+            ctx.notes.append(
+                f"context packed into {packed.prompt_tokens} tokens: {len(packed.sources)} sources kept, "
+                f"{packed.dropped} dropped, {packed.trimmed} trimmed"
+                + (", question truncated" if packed.question_truncated else "")
+            )
+        max_tokens = min(self.max_tokens, budget - packed.prompt_tokens)
+        yield from self._stream_answer(ctx, packed.messages, len(packed.sources), max_tokens)
+
+    def _stream_answer(
+        self, ctx: _Context, messages: Sequence[Message], n_sources: int, max_tokens: int
+    ) -> Iterator[ChainEvent]:
+        assert self.llm is not None
+        checker = CitationFilter(n_sources)
+        options = {"max_tokens": max_tokens, "temperature": self.temperature, "seed": self.seed}
+        try:
+            for delta in self.llm.chat_stream(messages, stop=_ANSWER_STOP, **options):
+                shown = checker.feed(delta)
+                if shown:
+                    yield TextDelta(shown)
+        except LLMError as e:
+            if checker.text:
+                raise
+            ctx.notes.append(f"the LLM failed ({e}): answered extractively")
+            yield from self._extractive(ctx)
+            return
+        tail = checker.flush()
+        if tail:
+            yield TextDelta(tail)
+        if not checker.text:
+            ctx.notes.append("the LLM produced no text: answered extractively")
+            yield from self._extractive(ctx)
+            return
+        yield Done(self._validated(ctx, checker))
+
+    def _validated(self, ctx: _Context, checker: CitationFilter) -> Answer:
+        text = checker.text
+        citations = [make_citation(n, ctx.hits[n - 1], _claims(text, n)) for n in checker.cited]
+        flagged = False
+        if checker.invalid:
+            flagged = True
+            ctx.notes.append(
+                f"removed citations of sources that were not given: {sorted(set(checker.invalid))}"
+            )
+        refused = not citations and bool(_MODEL_REFUSAL.search(text))
+        consulted: list[Citation] = []
+        if not citations and not refused:
+            flagged = True
+            consulted = [
+                make_citation(n, h, text) for n, h in enumerate(ctx.hits[: self.consulted_sources], 1)
+            ]
+            ctx.notes.append("the answer cites no source: the sources consulted are listed instead")
+        return ctx.answer(text, citations, refused=refused, flagged=flagged, consulted=consulted)
+
+    # extractive
+
+    def _extractive(self, ctx: _Context) -> Iterator[ChainEvent]:
+        picked = extractive_sentences(
+            ctx.standalone_question, ctx.hits, self.embedder, max_sentences=self.extractive_sentences
+        )
+        if not picked:
+            ctx.notes.append("no sentence of the retrieved text could be extracted")
+            yield TextDelta(REFUSAL)
+            yield Done(ctx.answer(REFUSAL, refused=True, mode="extractive"))
+            return
+        pieces = [f"{sentence} [{n}]" for n, sentence in picked]
+        text = " ".join(pieces)
+        for i, piece in enumerate(pieces):
+            yield TextDelta(piece if i == 0 else f" {piece}")
+        cited = list(dict.fromkeys(n for n, _ in picked))
+        citations = [
+            make_citation(n, ctx.hits[n - 1], " ".join(s for m, s in picked if m == n)) for n in cited
+        ]
+        yield Done(ctx.answer(text, citations, mode="extractive"))
+
+
+def _source_label(hit: Hit) -> str:
+    chunk = hit.parent or hit.chunk
+    pages = chunk.page_label()
+    return f"{hit.chunk.file_name}, {pages}" if pages else hit.chunk.file_name
+
+
+class AnswerChainRunnable(Runnable[Any, Any]):
+    """An :class:`AnswerChain` as a LangChain ``Runnable``.
+
+    Input is a question string or a dict with ``question`` and optionally ``history``,
+    ``answer_mode`` and retrieval options. ``invoke`` returns the :class:`Answer`; ``stream`` yields
+    the chain's events (:class:`Retrieved`, :class:`TextDelta`..., :class:`Done`).
+    """
+
+    def __init__(self, chain: AnswerChain) -> None:
+        self.chain = chain
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        return self._call_with_config(self._answer, input, config)
+
+    def _answer(self, value: Any) -> Answer:
+        question, history, options = _unpack(value)
+        return self.chain.ask(question, history, **options)
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        question, history, options = _unpack(input)
+        yield from self.chain.stream(question, history, **options)
+
+
+def _unpack(value: Any) -> tuple[str, Any, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, None, {}
+    if isinstance(value, Mapping) and isinstance(value.get("question"), str):
+        options = {k: v for k, v in value.items() if k not in ("question", "history")}
+        return value["question"], value.get("history"), options
+    raise TypeError(f"expected a question string or a dict with 'question', got {type(value).__name__}")

@@ -159,6 +159,8 @@ class SpacyGraphExtractor:
             ms = MentionSpan(key=key, start=span.start, end=span.end)
             for i in range(span.start, span.end):
                 by_token[i] = ms
+        if len(spans) < self.max_entities_per_chunk:
+            _provisional_surnames(doc, idx, by_token, found)
         for sent in doc.sents:
             keys = tuple(dict.fromkeys(m.key for i, m in by_token.items() if sent.start <= i < sent.end))
             if not keys:
@@ -188,6 +190,35 @@ def _kept_entities(doc: Doc, found: _Found) -> list[tuple[Span, str]]:
             found.forms[name_key(acronym)][acronym] += 0
         kept.append((ent, key))
     return kept
+
+
+def _provisional_surnames(doc: Doc, idx: int, by_token: dict[int, MentionSpan], found: _Found) -> None:
+    """Single capitalized proper nouns NER missed ("Einstein moved..."), kept provisionally.
+
+    Their key starts with ``?``; resolution keeps them only when they name exactly one person of
+    the document (by surname), and drops them (with their relations) otherwise.
+    """
+    for token in doc:
+        if token.i in by_token or token.pos_ != "PROPN" or token.ent_iob_ != "O" or not token.is_title:
+            continue
+        if not token.is_alpha or len(token.text) < 3 or token.dep_ == "compound":
+            continue
+        key = "?" + name_key(token.text)
+        found.forms[key][token.text] += 1
+        found.mentions.append((idx, key, token.text))
+        by_token[token.i] = MentionSpan(key=key, start=token.i, end=token.i + 1)
+
+
+def _resolve_provisional(found: _Found, canon: dict[str, str], types: dict[str, str]) -> None:
+    """Map each provisional ``?surname`` key to the one person whose name ends with it."""
+    last_words: dict[str, set[str]] = defaultdict(set)
+    for key, target in canon.items():
+        if types.get(target) == "PERSON":
+            last_words[key.split(" ")[-1]].add(target)
+    for key in [k for k in found.forms if k.startswith("?")]:
+        targets = last_words.get(key[1:], set())
+        if len(targets) == 1:
+            canon[key] = next(iter(targets))
 
 
 def _split_acronym(ent: Span) -> tuple[str, str]:
@@ -232,6 +263,7 @@ def _canonical_keys(found: _Found) -> tuple[dict[str, str], dict[str, str], list
         while canon[canon[key]] != canon[key] and canon[canon[key]] not in seen:
             seen.add(canon[key])
             canon[key] = canon[canon[key]]
+    _resolve_provisional(found, canon, types)
     return canon, {k: types[canon[k]] for k in canon}, notes
 
 
@@ -306,6 +338,8 @@ def _mentions(doc_id: str, units: Sequence[TextUnit], found: _Found, ids: dict[s
     counts: Counter[tuple[int, str]] = Counter()
     surfaces: dict[tuple[int, str], str] = {}
     for idx, key, surface in found.mentions:
+        if key not in ids:
+            continue  # an unresolved provisional surname
         counts[(idx, ids[key])] += 1
         surfaces.setdefault((idx, ids[key]), surface)
     return [
@@ -325,8 +359,8 @@ def _relations(doc_id: str, units: Sequence[TextUnit], found: _Found, ids: dict[
     seen: set[tuple[str, str, str, str]] = set()
     out: list[Relation] = []
     for idx, src, tgt, rtype, sentence in found.relations:
-        s, t = ids[src], ids[tgt]
-        if s == t or (s, t, rtype, sentence) in seen:
+        s, t = ids.get(src), ids.get(tgt)
+        if s is None or t is None or s == t or (s, t, rtype, sentence) in seen:
             continue  # overlapping chunks repeat sentences
         seen.add((s, t, rtype, sentence))
         unit = units[idx]
@@ -342,7 +376,7 @@ def _cooccurrences(
     seen: set[tuple[str, str, str]] = set()
     crowded = 0
     for idx, keys, sentence in found.sentences:
-        eids = sorted({ids[k] for k in keys})
+        eids = sorted({ids[k] for k in keys if k in ids})
         if len(eids) > max_cooccurring:
             crowded += 1
             continue

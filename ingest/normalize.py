@@ -26,9 +26,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # Any whitespace except newline and tab (NFKC already turned NBSP and friends into spaces).
 _SPACE_RUN = re.compile(r"[^\S\n\t]+")
 _LINE_EDGES = re.compile(r"^[ \t]+|[ \t]+$", re.MULTILINE)
-# A whole token (the lookbehind keeps matching linear on long tokens) ending in a word
-# character, a hyphen (ASCII or U+2010) at the very end of a line, and a word character next.
-_SPLIT_WORD = re.compile(r"(?<!\S)(?P<head>\S*\w)[-\u2010]\n(?P<next>\w)")
+# A hyphen (ASCII or U+2010) at the very end of a line, between word characters.
+_SPLIT_WORD = re.compile(r"(?<=\w)[-\u2010]\n(?=\w)")
+_HEAD_LOOKBACK = 100  # characters inspected before the hyphen; a longer "word" is not a word
 _BLANK_LINES = re.compile(r"\n{3,}")
 _LEADING_PUNCT = re.compile(r"^[^\w]+")
 
@@ -63,7 +63,9 @@ def _join_split_word(match: re.Match[str]) -> str:
     that already contains a hyphen ("state-of-the-" + "art"), a number ("1990-" + "1995") or a
     capitalised continuation ("Anglo-" + "Saxon") keeps its hyphen.
     """
-    head, nxt = match.group("head"), match.group("next")
-    if _LEADING_PUNCT.sub("", head).isalpha() and nxt.islower():
-        return head + nxt
-    return f"{head}-{nxt}"
+    text, start = match.string, match.start()
+    head = text[max(0, start - _HEAD_LOOKBACK) : start].split()[-1]
+    following = text[match.end()]
+    if _LEADING_PUNCT.sub("", head).isalpha() and following.islower():
+        return ""
+    return "-"

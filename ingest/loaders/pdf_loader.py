@@ -73,7 +73,9 @@ class PyPdfLoader(BaseLoader):
             meta = _metadata(reader, path, warnings)
             blocks = _read_pages(reader, path, page_count, max_pages, CharBudget(max_chars), warnings)
         if not blocks:
-            raise LoaderError(NO_TEXT_REASON, path)
+            limited = max_pages is not None and max_pages < page_count
+            suffix = f" in the first {max_pages} of {page_count} pages" if limited else ""
+            raise LoaderError(NO_TEXT_REASON + suffix, path)
         return LoadedDocument(
             path=path,
             file_type=self.file_type,
@@ -89,6 +91,7 @@ def _open(path: Path, warnings: list[str]) -> PdfReader:
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
 
+    _check_envelope(path)
     reader = _guard(path, lambda: PdfReader(path))
     if not reader.is_encrypted:
         return reader
@@ -102,6 +105,21 @@ def _open(path: Path, warnings: list[str]) -> PdfReader:
         raise LoaderError("encrypted PDF: a password is required to open it", path)
     warnings.append("encrypted PDF opened with the empty user password")
     return reader
+
+
+def _check_envelope(path: Path) -> None:
+    """Fail early and clearly on files that are not PDFs or have lost their end."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1024)
+            handle.seek(max(path.stat().st_size - 2048, 0))
+            tail = handle.read()
+    except OSError as e:
+        raise LoaderError(f"cannot read file: {e.strerror or e}", path) from e
+    if b"%PDF-" not in head:
+        raise LoaderError("not a PDF file (no %PDF- header)", path)
+    if b"%%EOF" not in tail:
+        raise LoaderError("truncated PDF (no %%EOF marker at the end)", path)
 
 
 def _read_pages(

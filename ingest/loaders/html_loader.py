@@ -82,19 +82,25 @@ class HtmlLoader(BaseLoader):
             tag.decompose()
         budget = CharBudget(max_chars)
         sections = SectionAccumulator(budget)
+        warnings: list[str] = []
         try:
             _walk(soup, sections, preformatted=False)
-        except RecursionError as e:
-            raise LoaderError("HTML nested too deeply to read", path) from e
+        except RecursionError:
+            # get_text walks the tree without recursion: keep the words, lose the sections
+            warnings.append("HTML nested too deeply for sections; read as flat text")
+            budget = CharBudget(max_chars)
+            sections = SectionAccumulator(budget)
+            sections.add(soup.get_text("\n"))
         sections.flush()
         require_text(sections.blocks, path, "no visible text")
-        note = budget.warning()
+        if note := budget.warning():
+            warnings.append(note)
         return LoadedDocument(
             path=path,
             file_type=self.file_type,
             blocks=tuple(sections.blocks),
             title=title,
-            warnings=(note,) if note else (),
+            warnings=tuple(warnings),
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline
@@ -56,7 +56,7 @@ class RedundancyFilter(BaseDocumentCompressor):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     embedder: Embedder
-    similarity_threshold: float = Field(0.95, ge=0.0, le=1.0)
+    similarity_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
@@ -94,11 +94,11 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     embedder: Embedder
-    min_similarity: float = Field(0.3, ge=-1.0, le=1.0)
-    relative: float = Field(0.75, ge=0.0, le=1.0)
-    window: int = Field(0, ge=0)
-    max_sentences: int = Field(8, ge=1)
-    drop_below: float = Field(-1.0, ge=-1.0, le=1.0)
+    min_similarity: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.3
+    relative: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
+    window: Annotated[int, Field(ge=0)] = 0
+    max_sentences: Annotated[int, Field(ge=1)] = 8
+    drop_below: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
@@ -157,7 +157,7 @@ class LLMSentenceExtractor(BaseDocumentCompressor):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     complete_json: Callable[[str, dict[str, Any]], dict[str, Any]]
-    max_sentences: int = Field(40, ge=1)
+    max_sentences: Annotated[int, Field(ge=1)] = 40
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None

@@ -36,12 +36,17 @@ _QUESTION_WORDS = {"what", "who", "whom", "which", "where", "when", "why", "how"
 
 @dataclass(frozen=True)
 class GraphResult:
-    """Graph hits for one question: ``ranked`` chunk ids with scores, best first."""
+    """Graph hits for one question: ``ranked`` chunk ids with scores, best first.
+
+    ``hop_ids`` are the ranked chunks that do not mention a question entity: reached only through a
+    relation (a neighbour or a path), the evidence text retrieval cannot find.
+    """
 
     ranked: tuple[tuple[str, float], ...]
     entities: tuple[Entity, ...] = ()
     mode: str = "none"
     notes: tuple[str, ...] = ()
+    hop_ids: frozenset[str] = frozenset()
 
 
 def _load_spacy() -> Any:
@@ -155,7 +160,8 @@ class GraphRetriever:
         scores: dict[str, float] = defaultdict(float)
         notes: list[str] = [f"graph: linked {', '.join(e.name for e in seeds)}"]
         seed_ids = [e.id for e in seeds]
-        for cid, eids in self.graph.chunks_mentioning(seed_ids).items():
+        seed_chunks = self.graph.chunks_mentioning(seed_ids)
+        for cid, eids in seed_chunks.items():
             scores[cid] += float(len(set(eids)))
         self._add_neighbourhood(seed_ids, scores)
         mode = "entities"
@@ -164,7 +170,9 @@ class GraphRetriever:
             if found:
                 mode = "path"
                 notes.append(f"graph: path between {found}")
-        return GraphResult(self._rank(scores, k, similarity), tuple(seeds), mode, tuple(notes))
+        ranked = self._rank(scores, k, similarity)
+        hops = frozenset(cid for cid, _ in ranked if cid not in seed_chunks)
+        return GraphResult(ranked, tuple(seeds), mode, tuple(notes), hops)
 
     def _add_neighbourhood(self, seed_ids: Sequence[str], scores: dict[str, float]) -> None:
         """Relation evidence chunks, and chunks mentioning the seeds' direct neighbours."""

@@ -43,6 +43,7 @@ def test_neighbourhood_reaches_the_second_hop(graph: Any, nlp: Any) -> None:
     assert scores == pytest.approx({"c1": 2.0, "c3": 1.0, "c2": 0.5, "c4": 0.5})
     assert [cid for cid, _ in res.ranked] == ["c1", "c3", "c2", "c4"]
     assert res.mode == "entities" and res.entities == (ACME,)
+    assert res.hop_ids == {"c2", "c4"}
 
 
 def test_similarity_breaks_ties_among_structurally_equal_chunks(graph: Any, nlp: Any) -> None:

@@ -9,6 +9,7 @@ deterministic entity ids. Dates and numbers are not nodes; they stay in the evid
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,25 @@ logger = logging.getLogger(__name__)
 # The parser gives sentences and dependencies, the tagger + lemmatizer give verb lemmas.
 UNNEEDED_COMPONENTS = ("senter",)
 SHORT_FORM_TYPES = frozenset({"PERSON", "ORG"})
+ORG_SUFFIXES = frozenset(
+    {
+        "inc",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "ltd",
+        "limited",
+        "llc",
+        "plc",
+        "group",
+        "ag",
+        "gmbh",
+        "sa",
+        "as",
+        "asa",
+    }
+)
 MAX_ENTITY_CHARS = 80
 MAX_SENTENCE_CHARS = 400
 
@@ -223,7 +243,7 @@ def _resolve_provisional(found: _Found, canon: dict[str, str], types: dict[str, 
 
 def _split_acronym(ent: Span) -> tuple[str, str]:
     """Split "World Health Organization (WHO" or read the "(WHO)" right after the entity."""
-    text = ent.text
+    text = re.split(r"\n|\|", ent.text.strip())[0]  # NER spans may run across a heading or table cell
     if "(" in text:
         head, _, tail = text.partition("(")
         return head.strip(), tail.strip(" )")
@@ -277,7 +297,9 @@ def _longer_forms(key: str, type_: str, types: dict[str, str]) -> list[str]:
     longer = [
         other
         for other, other_type in types.items()
-        if other_type == type_ and len(other.split(" ")) > len(words) and _affix(words, other.split(" "))
+        if other_type == type_
+        and len(other.split(" ")) > len(words)
+        and _affix(words, other.split(" "), type_)
     ]
     if longer or type_ == "PERSON":
         return longer
@@ -290,8 +312,12 @@ def _longer_forms(key: str, type_: str, types: dict[str, str]) -> list[str]:
     ]
 
 
-def _affix(short: list[str], long: list[str]) -> bool:
+def _affix(short: list[str], long: list[str], type_: str) -> bool:
+    """People: first or last names. Organizations: the name without a legal suffix ("Acme" of
+    "Acme Corp"), never a place inside a longer name ("Brennøy" of "Brennøy Savings Bank")."""
     n = len(short)
+    if type_ == "ORG":
+        return long[:n] == short and all(w in ORG_SUFFIXES for w in long[n:])
     return long[:n] == short or long[-n:] == short
 
 

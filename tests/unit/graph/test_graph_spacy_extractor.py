@@ -144,9 +144,8 @@ def test_throughput_chunks_per_second(extractor: SpacyGraphExtractor) -> None:
                 "the Federal Aviation Administration in Washington. ")  # fmt: skip
     chunks = units("t", *[sentence * 3] * 200)  # about 120 words per chunk, like child chunks
     extractor.extract("warm", chunks[:5])
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU time: other jobs on the shared machine do not count
     g = extractor.extract("t", chunks)
-    rate = len(chunks) / (time.perf_counter() - start)
+    rate = len(chunks) / (time.process_time() - start)
     assert "National Transportation Safety Board" in by_name(g)
-    # target is >= 20 chunks/s on 2 cores (measured ~40); half of it guards against regressions under load
-    assert rate >= 10, f"{rate:.1f} chunks/s"
+    assert rate >= 20, f"{rate:.1f} chunks per CPU second"

@@ -188,8 +188,26 @@ class CitationFilter:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Rough sentence split that keeps numbers like 3.5 together."""
-    return [s.strip() for s in _SENTENCE_END.split(text.replace("\n\n", ". \n")) if s.strip()]
+    """Rough sentence split that keeps numbers like 3.5 together and table rows apart.
+
+    Lines are units first (PDF tables put one row per line); a line that starts in lower case
+    continues the previous one (prose wrapped by the PDF), then sentences are split inside units.
+    """
+    units: list[str] = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if not line:
+            continue
+        if units and line[0].islower() and not units[-1].endswith((".", "!", "?", ":")):
+            units[-1] = f"{units[-1]} {line}"
+        else:
+            units.append(line)
+    return [s.strip() for unit in units for s in _SENTENCE_END.split(unit) if s.strip()]
+
+
+def _is_heading(text: str) -> bool:
+    """All-caps lines without figures (report and table titles) answer nothing."""
+    return not any(c.islower() or c.isdigit() for c in text)
 
 
 def _stems(text: str) -> set[str]:
@@ -207,7 +225,8 @@ def make_citation(n: int, hit: Hit, claim: str = "") -> Citation:
     """Citation ``n`` for ``hit``; the snippet is the source sentence closest to ``claim``."""
     sentences = split_sentences(hit.answer_text) or [hit.answer_text]
     snippet = max(sentences, key=lambda s: _overlap(claim, s)) if claim else sentences[0]
-    snippet = snippet[:300]
+    if len(snippet) > 300:
+        snippet = snippet[: snippet.rfind(" ", 0, 300) if " " in snippet[:300] else 300] + " \u2026"
     chunk = hit.chunk
     pages_of = chunk if hit.parent is None or snippet[:80] in chunk.text else hit.parent
     return Citation(
@@ -320,7 +339,7 @@ def extractive_sentences(
     """
     pool: list[tuple[int, str]] = []
     for n, hit in enumerate(hits, start=1):
-        pool.extend((n, s) for s in split_sentences(hit.answer_text) if len(s) >= 20)
+        pool.extend((n, s) for s in split_sentences(hit.answer_text) if len(s) >= 20 and not _is_heading(s))
     pool = pool[:400]
     if not pool:
         return []

@@ -1,0 +1,189 @@
+"""The bundled Gemma 3 270M GGUF through llama.cpp, and the answer chain on real 10-Q pages.
+
+Greedy decoding (temperature 0, seed 42) and short max_tokens keep these fast and repeatable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pypdf
+import pytest
+
+from retrieval.base import Chunk, Embedder, Hit, RetrievalResult
+from retrieval.chain import AnswerChain, Done, TextDelta
+from retrieval.llm.base import LLM, ChatPrompt, Message
+from retrieval.llm.llamacpp_llm import LlamaCppLLM, bundled_model_path
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PROMPT = "The three primary colours of light are"
+SCHEMA = {
+    "type": "object",
+    "properties": {"company": {"type": "string"}, "year": {"type": "integer"}},
+    "required": ["company", "year"],
+}
+
+
+@pytest.fixture(scope="session")
+def gguf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bundled_model_path(tmp_path_factory.mktemp("llm-cache"))
+
+
+@pytest.fixture(scope="session")
+def gemma(gguf_path: Path) -> LlamaCppLLM:
+    return LlamaCppLLM(gguf_path, n_ctx=2048, n_threads=1, seed=42)
+
+
+def test_bundled_model_is_assembled_once(gguf_path: Path) -> None:
+    assert gguf_path.stat().st_size > 200_000_000
+    mtime = gguf_path.stat().st_mtime_ns
+    assert bundled_model_path(gguf_path.parent) == gguf_path
+    assert gguf_path.stat().st_mtime_ns == mtime  # reused, not rewritten
+    assert not list(gguf_path.parent.glob("*.part"))
+
+
+def test_generate_is_deterministic_and_streaming_matches(gemma: LlamaCppLLM) -> None:
+    first = gemma.generate(PROMPT, max_tokens=16, temperature=0.0, seed=42)
+    second = gemma.generate(PROMPT, max_tokens=16, temperature=0.0, seed=42)
+    pieces = list(gemma.stream(PROMPT, max_tokens=16, temperature=0.0, seed=42))
+    assert first.strip() and first == second
+    assert len(pieces) > 3 and "".join(pieces) == first
+
+
+def test_stop_strings_end_the_completion(gemma: LlamaCppLLM) -> None:
+    text = gemma.generate("1, 2, 3, 4, 5,", max_tokens=24, stop=["8"])
+    assert "8" not in text
+    assert "6" in text
+
+
+def test_complete_json_is_schema_valid(gemma: LlamaCppLLM) -> None:
+    value = gemma.complete_json(
+        "NVIDIA filed its quarterly report for 2023. As JSON with the company and the year:",
+        SCHEMA,
+        max_tokens=40,
+    )
+    assert set(value) == {"company", "year"}
+    assert isinstance(value["company"], str) and isinstance(value["year"], int)
+
+
+def test_count_tokens_matches_llama_tokenizer(gemma: LlamaCppLLM) -> None:
+    llama = gemma._model()
+    text = "Revenue was $13,507 million, up 101% from a year ago."
+    assert gemma.count_tokens(text) == len(llama.tokenize(text.encode(), add_bos=True, special=True))
+    assert gemma.count_tokens("<bos>" + text) == gemma.count_tokens(text)  # one BOS, not two
+    assert gemma.count_tokens(text * 4) > 4 * (gemma.count_tokens(text) - 1) - 4
+
+
+def test_base_model_uses_plain_chat_format(gemma: LlamaCppLLM) -> None:
+    assert gemma.chat_template is None
+    rendered = gemma.format_chat(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    )
+    assert rendered.prompt == "Be brief.\n\nHi\nAnswer:"
+
+
+# --- end to end over real 10-Q pages -----------------------------------------------------------
+
+
+def _pages(pdf: Path, pages: Sequence[int]) -> list[Chunk]:
+    reader = pypdf.PdfReader(pdf)
+    chunks = []
+    for page in pages:
+        text = reader.pages[page - 1].extract_text()
+        chunks.append(
+            Chunk(
+                id=f"{pdf.stem}#p{page}",
+                doc_id=pdf.stem,
+                text=text,
+                source=str(pdf),
+                file_name=pdf.name,
+                file_type="pdf",
+                page_start=page,
+                page_end=page,
+            )  # fmt: skip
+        )
+    return chunks
+
+
+class DenseRetriever:
+    """Cosine search over a few chunks with the real embedder."""
+
+    def __init__(self, chunks: Sequence[Chunk], embedder: Embedder) -> None:
+        self.chunks = list(chunks)
+        self.embedder = embedder
+        self.vectors = embedder.embed([c.text for c in chunks])
+
+    def retrieve(self, query: str, *, k: int | None = None, **options: Any) -> RetrievalResult:
+        sims = self.vectors @ self.embedder.embed_query(query)
+        order = np.argsort(-sims)[: k or 3]
+        hits = tuple(Hit(chunk=self.chunks[i], score=float(sims[i])) for i in order)
+        return RetrievalResult(hits=hits, query=query, best_relevance=float(sims[order[0]]))
+
+
+class RecordingLLM(LLM):
+    """Passes everything to a real LLM and records the prompts and token limits it was given."""
+
+    def __init__(self, inner: LLM) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, int]] = []
+
+    @property
+    def n_ctx(self) -> int:
+        return self.inner.n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def format_chat(self, messages: Sequence[Message]) -> ChatPrompt:
+        return self.inner.format_chat(messages)
+
+    def stream(self, prompt: str, *, max_tokens: int = 256, **options: Any) -> Iterator[str]:
+        self.calls.append((prompt, max_tokens))
+        return self.inner.stream(prompt, max_tokens=max_tokens, **options)
+
+
+@pytest.fixture(scope="module")
+def tenq_retriever(shared_data_dir: Path, embedder: Embedder) -> DenseRetriever:
+    docs = shared_data_dir / "sec10q" / "docs"
+    chunks = _pages(docs / "2023 Q2 NVDA.pdf", [3, 4, 5, 6]) + _pages(docs / "2023 Q3 AAPL.pdf", [3, 4])
+    return DenseRetriever(chunks, embedder)
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z0-9]{3,}", text)}
+
+
+def test_ask_end_to_end_cites_real_pages(
+    gemma: LlamaCppLLM, tenq_retriever: DenseRetriever, embedder: Embedder
+) -> None:
+    llm = RecordingLLM(gemma)
+    chain = AnswerChain(
+        tenq_retriever, llm, embedder=embedder, n_ctx_budget=768, max_tokens=32, min_relevance=0.2
+    )
+    events = list(chain.stream("What was NVIDIA's revenue for the three months ended July 30, 2023?", k=3))
+    answer = events[-1].answer if isinstance(events[-1], Done) else None
+    assert answer is not None and not answer.refused and answer.mode == "llm"
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.text
+    assert answer.hits[0].chunk.file_name == "2023 Q2 NVDA.pdf"
+    prompt, max_tokens = llm.calls[-1]
+    assert gemma.count_tokens(prompt) + max_tokens <= 768  # packed, never an overflow
+    shown = answer.citations or answer.consulted
+    assert shown, "an answer must cite or list the sources consulted"
+    assert answer.flagged == (not answer.citations)
+    for citation in shown:
+        page_text = pypdf.PdfReader(citation.source).pages[citation.page_start - 1].extract_text()
+        assert citation.file_name in {"2023 Q2 NVDA.pdf", "2023 Q3 AAPL.pdf"}
+        assert _words(citation.snippet) <= _words(page_text)
+
+
+def test_unanswerable_question_is_refused_before_the_llm(
+    gemma: LlamaCppLLM, tenq_retriever: DenseRetriever
+) -> None:
+    llm = RecordingLLM(gemma)
+    answer = AnswerChain(tenq_retriever, llm, min_relevance=0.45).ask("Who painted the Mona Lisa?")
+    assert answer.refused and llm.calls == []

@@ -1,0 +1,5 @@
+"""Page script: the chat (see :mod:`app.ui.chat`)."""
+
+from app.ui.chat import render
+
+render()

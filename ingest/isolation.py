@@ -4,8 +4,8 @@ A hostile or broken PDF can make a parser loop for hours or allocate gigabytes. 
 therefore runs in a persistent worker process (a plain ``subprocess`` running this module's
 :func:`_worker_main`) that speaks one JSON line per request and per reply over its
 stdin/stdout. Before each job the worker lowers its own address-space limit
-(``RLIMIT_AS``); the parent waits at most ``timeout_s`` for the reply and kills the worker
-when it does not come. A dead or killed worker is replaced on the next request, so the
+(``RLIMIT_AS``, plus a CPU-time backstop for when the parent is gone); the parent waits at
+most ``timeout_s`` for the reply and kills the worker when it does not come. A dead or killed worker is replaced on the next request, so the
 start-up cost (about a third of a second) is paid once, not per file.
 
 Small text-like files (plain text, Markdown, HTML) are read in-process: their parsers are
@@ -24,10 +24,12 @@ import logging
 import os
 import queue
 import selectors
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -165,7 +167,7 @@ class ParserPool:
         try:
             if worker is None or not worker.alive:
                 worker = self._start()
-            reply = worker.request({**job, "memory_mb": memory_mb}, timeout_s)
+            reply = worker.request({**job, "memory_mb": memory_mb, "timeout_s": timeout_s}, timeout_s)
             if reply.get("recycle"):
                 worker.stop()
             return _document_from_reply(reply, path, memory_mb)
@@ -317,6 +319,7 @@ def _document_from_dict(data: dict[str, Any]) -> LoadedDocument:
 
 def _worker_main() -> None:
     """Serve jobs from stdin until it closes. Protocol output goes to a private copy of stdout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     # Parser warnings travel back in LoadedDocument.warnings; only errors reach stderr here.
     logging.basicConfig(level=logging.ERROR, format="citewise-parser[%(process)d] %(name)s: %(message)s")
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
@@ -336,7 +339,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Load one file under the memory cap; report the outcome as plain data."""
     path = Path(job["path"])
     try:
-        with _address_space_cap(int(job["memory_mb"])):
+        with _job_limits(int(job["memory_mb"]), float(job["timeout_s"])):
             loader = _build_loader(str(job["loader"]))
             document = load_with(loader, path, max_pages=job["max_pages"], max_chars=job["max_chars"])
         return {"ok": True, "document": _document_to_dict(document)}
@@ -359,17 +362,33 @@ def _build_loader(spec: str) -> Any:
 
 
 @contextlib.contextmanager
-def _address_space_cap(memory_mb: int) -> Any:
-    """Lower the soft RLIMIT_AS for the duration of a job, then lift it again."""
+def _job_limits(memory_mb: int, timeout_s: float) -> Iterator[None]:
+    """Cap the address space, and CPU time as a backstop, for one job; lift both afterwards.
+
+    The parent enforces the wall-clock timeout by killing the worker. The CPU limit only
+    matters if the parent has died meanwhile: a parser spinning forever then gets SIGXCPU
+    instead of living on as an orphan.
+    """
     try:
         import resource
-    except ImportError:  # not on POSIX: no cap, the timeout still applies
+    except ImportError:  # not on POSIX: no caps, the parent's timeout still applies
         yield
         return
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = memory_mb * _MB if hard == resource.RLIM_INFINITY else min(memory_mb * _MB, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    as_soft, as_hard = resource.getrlimit(resource.RLIMIT_AS)
+    cpu_soft, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_cap = int(used.ru_utime + used.ru_stime + timeout_s) + 30
+    resource.setrlimit(resource.RLIMIT_AS, (_capped(memory_mb * _MB, as_hard), as_hard))
+    resource.setrlimit(resource.RLIMIT_CPU, (_capped(cpu_cap, cpu_hard), cpu_hard))
     try:
         yield
     finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        resource.setrlimit(resource.RLIMIT_AS, (as_soft, as_hard))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, cpu_hard))
+
+
+def _capped(value: int, hard: int) -> int:
+    """``value``, but never above a finite hard limit."""
+    import resource
+
+    return value if hard == resource.RLIM_INFINITY else min(value, hard)

@@ -128,3 +128,17 @@ def test_limits_pass_through(pool: ParserPool, sample_corpus_dir: Path) -> None:
 def test_bad_arguments(tmp_path: Path, kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_isolated(touch(tmp_path, "a.pdf"), **kwargs)  # type: ignore[arg-type]
+
+
+def test_job_limits_are_set_and_lifted() -> None:
+    import resource
+
+    from ingest.isolation import _job_limits
+
+    before = (resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_CPU))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    with _job_limits(1_000_000, 5.0):  # a 1 TB cap: harmless to this test process
+        assert resource.getrlimit(resource.RLIMIT_AS)[0] == 1_000_000 * 1024 * 1024
+        cpu_soft = resource.getrlimit(resource.RLIMIT_CPU)[0]
+        assert used.ru_utime + used.ru_stime + 5 < cpu_soft <= used.ru_utime + used.ru_stime + 37
+    assert (resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_CPU)) == before

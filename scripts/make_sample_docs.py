@@ -192,6 +192,20 @@ def build_docx(target: Path) -> None:
     props.created, props.modified = DOCX_CREATED, DOCX_MODIFIED
     props.last_modified_by = DOCX_AUTHOR
     document.save(str(target))
+    _freeze_zip_timestamps(target)
+
+
+def _freeze_zip_timestamps(path: Path) -> None:
+    """Rewrite the archive with fixed member timestamps so a rebuild gives identical bytes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info, data in members:
+            frozen = zipfile.ZipInfo(info.filename, date_time=(2021, 1, 15, 9, 30, 0))
+            frozen.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(frozen, data)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from ingest.base import IngestError, LoadedDocument, Loader, LoaderError, Unsupp
 from ingest.loaders.common import BaseLoader, CharBudget, validate_limits
 
 __all__ = [
+    "check_readable_file",
     "load_document",
     "load_with",
     "loader_for",

@@ -6,7 +6,7 @@ Run from the repository root (needs the ``dev`` extra for reportlab)::
 
 The texts live here, so the generated files can be rebuilt at any time; the outputs are
 committed so tests and users need neither reportlab nor this script. The facts planted in
-them are listed in ``data/corpus/QUESTIONS.md``: keep the two in step.
+them are listed in ``data/QUESTIONS.md``: keep the two in step.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from app.service import Citewise
 def corpus_copy(sample_corpus_dir: Path, tmp_path: Path) -> Path:
     """A copy of data/corpus that a test may edit and delete from."""
     target = tmp_path / "corpus"
-    shutil.copytree(sample_corpus_dir, target, ))
+    shutil.copytree(sample_corpus_dir, target)
     return target
 
 

@@ -23,7 +23,8 @@ from pydantic_settings import (
 
 class EmbeddingSettings(BaseModel):
     model_path: Path | None = Field(
-        None, description="Directory of a sentence-transformers model; None uses the bundled all-MiniLM-L6-v2."
+        None,
+        description="Directory of a sentence-transformers model; None uses the bundled all-MiniLM-L6-v2.",
     )
     batch_size: int = Field(64, ge=1, description="Texts per forward pass.")
     device: str = Field("cpu", description="torch device for the embedder.")
@@ -63,9 +64,15 @@ class GraphSettings(BaseModel):
     neo4j_user: str = Field("neo4j", description="Neo4j user.")
     neo4j_password: SecretStr = Field(SecretStr(""), description="Neo4j password.")
     neo4j_database: str | None = Field(None, description="Neo4j database name (server default when None).")
-    llm_extraction: bool = Field(False, description="Let the local LLM propose extra typed triples per chunk.")
-    llm_budget_chunks: int = Field(50, ge=0, description="Chunks sent to the LLM extractor per ingest at most.")
-    max_entities_per_chunk: int = Field(60, ge=1, description="Entities kept per chunk (bounds table-like text).")
+    llm_extraction: bool = Field(
+        False, description="Let the local LLM propose extra typed triples per chunk."
+    )
+    llm_budget_chunks: int = Field(
+        50, ge=0, description="Chunks sent to the LLM extractor per ingest at most."
+    )
+    max_entities_per_chunk: int = Field(
+        60, ge=1, description="Entities kept per chunk (bounds table-like text)."
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -79,13 +86,19 @@ class RetrievalSettings(BaseModel):
     weight_graph: float = Field(0.7, ge=0, description="Fusion weight of graph hits.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     mmr: bool = Field(True, description="Diversify the fused candidates with MMR.")
-    mmr_lambda: float = Field(0.7, ge=0, le=1, description="MMR relevance/diversity balance (1 = relevance only).")
+    mmr_lambda: float = Field(
+        0.7, ge=0, le=1, description="MMR relevance/diversity balance (1 = relevance only)."
+    )
     self_query: bool = Field(True, description="Read metadata filters from the question.")
-    self_query_llm: bool = Field(False, description="Use the LLM (grammar-constrained) for self-query parsing.")
+    self_query_llm: bool = Field(
+        False, description="Use the LLM (grammar-constrained) for self-query parsing."
+    )
     compression: bool = Field(True, description="Keep only the relevant sentences of each parent chunk.")
     compression_llm: bool = Field(False, description="Use the LLM extractor instead of embeddings.")
     rerank: bool = Field(False, description="Rerank with a cross-encoder (needs reranker_path).")
-    reranker_path: Path | None = Field(None, description="Local directory of a sentence-transformers CrossEncoder.")
+    reranker_path: Path | None = Field(
+        None, description="Local directory of a sentence-transformers CrossEncoder."
+    )
     min_relevance: float = Field(
         0.25, description="Below this best dense similarity the question is refused without calling the LLM."
     )
@@ -103,7 +116,9 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(256, ge=1, description="Longest answer in tokens.")
     temperature: float = Field(0.0, ge=0, description="Sampling temperature (0 = greedy).")
     seed: int = Field(42, description="Sampling seed.")
-    base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (openai_compat).")
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint (openai_compat)."
+    )
     api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it wants one.")
     model_name: str = Field("local", description="Model name sent to the endpoint.")
     history_turns: int = Field(6, ge=0, description="Conversation turns remembered for follow-ups.")

@@ -32,9 +32,8 @@ Status = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"
 class KeywordIndex(Protocol):
     """The BM25 index as ingestion sees it."""
 
-    def add(self, chunks: Sequence[Chunk]) -> None: ...
-    def delete_document(self, doc_id: str) -> None: ...
-    def save(self) -> None: ...
+    def add(self, chunks: Sequence[Chunk]) -> int: ...
+    def delete_document(self, doc_id: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -357,10 +356,8 @@ class IngestPipeline:
         return outcomes
 
     def save(self, report: IngestReport | None = None) -> None:
-        """Persist FAISS and BM25 for the docstore's current state."""
+        """Persist FAISS for the docstore's current state (BM25 and the graph commit per document)."""
         t0 = time.perf_counter()
         self.store.persist()
-        if self.keyword_index is not None:
-            self.keyword_index.save()
         if report is not None:
             report.add_time("save", time.perf_counter() - t0)

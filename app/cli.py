@@ -265,12 +265,6 @@ def ui(index: Path | None, port: int | None) -> None:
     raise SystemExit(subprocess.call(cmd, env=env, cwd=str(app_path.parent)))
 
 
-def _register_optional_groups() -> None:
-    try:
-        from app.cli_graph import graph
-    except ImportError:  # the graph CLI module is part of this package; absent only in a broken install
-        return
-    cli.add_command(graph)
+from app.cli_graph import graph  # noqa: E402  (the group module imports app.cli lazily)
 
-
-_register_optional_groups()
+cli.add_command(graph)

@@ -90,8 +90,19 @@ def _show(*renderables: Any) -> None:
 
 
 @click.group(name="graph")
-def graph() -> None:
-    """Inspect the knowledge graph built during ingest."""
+@click.option(
+    "--index",
+    "index",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Index directory (default: settings index_dir, data/index).",
+)
+@click.pass_context
+def graph(ctx: click.Context, index: Path | None) -> None:
+    """Explore the knowledge graph: stats, entities, neighbourhoods, paths, export."""
+    from app.cli import _open_service
+
+    ctx.obj = {"service": lambda: _open_service(index, read_only=True)}
 
 
 @graph.command()

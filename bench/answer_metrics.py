@@ -21,7 +21,7 @@ _SOURCE_LINES = re.compile(r"SOURCE\(S\):.*", re.IGNORECASE)
 
 def normalize_tokens(text: str) -> list[str]:
     """Lower-cased words without punctuation or articles (the SQuAD normalization)."""
-    text = _SOURCE_LINES.sub(" ", text).lower()
+    text = re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", " ", _SOURCE_LINES.sub(" ", text)).lower()
     text = text.translate(str.maketrans({c: " " for c in string.punctuation if c not in ".,%$"}))
     words = [w.strip(".,") for w in text.split()]
     return [w for w in words if w and w not in _ARTICLES]

@@ -104,6 +104,16 @@ class LlamaCppLLM(LLM):
         except (ValueError, RuntimeError, OSError) as e:
             raise LLMUnavailableError(f"llama.cpp could not load {self.model_path}: {e}") from e
 
+    def reset(self) -> None:
+        """Forget the evaluated prompt prefix, so the next prompt is evaluated from scratch.
+
+        llama.cpp reuses the longest common prefix of consecutive prompts (the answer chain's
+        system prompt is shared); benchmarks reset to measure a cold prompt.
+        """
+        with self._lock:
+            if self._llama is not None:
+                self._llama.reset()
+
     def tokenize(self, text: str) -> list[int]:
         """The token ids :meth:`stream` feeds the model for ``text`` (BOS added unless present)."""
         llama = self._model()

@@ -22,7 +22,7 @@ _MODE_NOTE = {
 def render() -> None:
     """Draw the chat page."""
     service = get_service()
-    title, button = st.columns([5, 1], vertical_alignment="bottom")
+    title, button = st.columns([4, 1], vertical_alignment="bottom")
     title.title("Ask your documents")
     conv = conversation(service)
     if button.button("New conversation", icon=":material/add_comment:", key="new_conversation"):
@@ -130,12 +130,12 @@ def _show_source(citation: Citation, hit: Hit | None) -> None:
 
 
 def _show_retrieval_facts(answer: Answer) -> None:
-    st.caption(escape_md(_MODE_NOTE.get(answer.mode, answer.mode)))
+    facts = [_MODE_NOTE.get(answer.mode, answer.mode)]
     if answer.filter:
-        st.caption(escape_md(f"Self-query applied the filter {filter_text(answer.filter)}"))
+        facts.append(f"Self-query applied the filter {filter_text(answer.filter)}")
     else:
-        st.caption("No metadata filter was applied.")
+        facts.append("No metadata filter was applied.")
     if answer.standalone_question and answer.standalone_question != answer.question:
-        st.caption(escape_md(f"Searched as: {answer.standalone_question}"))
-    for note in answer.notes:
-        st.caption(escape_md(f"Note: {note}"))
+        facts.append(f"Searched as: {answer.standalone_question}")
+    facts += [f"Note: {note}" for note in answer.notes]
+    st.caption("  \n".join(escape_md(fact) for fact in facts))

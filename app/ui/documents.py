@@ -135,7 +135,7 @@ def _document_list(service: Citewise) -> None:
         {
             "Name": d.file_name,
             "Type": d.file_type,
-            "Pages": d.pages,
+            "Pages": str(d.pages) if d.pages else "–",
             "Chunks": d.n_children,
             "Entities": d.n_entities,
             "Ingested": format_time(d.ingested_at),

@@ -44,7 +44,7 @@ def _search(service: Citewise, store: GraphStore) -> None:
     cooccurs = co_col.toggle("Show co-occurrence", key="graph_cooccurs", help="Names in the same sentence.")
     st.pills(
         "Most connected",
-        [e.name for e, _ in top],
+        list(dict.fromkeys(e.name for e, _ in top)),
         key="graph_top",
         on_change=_pick_top,
     )
@@ -64,8 +64,9 @@ def _search(service: Citewise, store: GraphStore) -> None:
 
 def _neighbourhood(service: Citewise, store: GraphStore, entity: Entity, hops: int, cooccurs: bool) -> None:
     sub = store.neighbors([entity.id], hops=hops, limit=_MAX_NEIGHBOURS)
-    entities = sub.entities or (entity,)
     edges = [r for r in sub.relations if cooccurs or r.kind != "cooccurs"]
+    linked = {entity.id} | {r.source_id for r in edges} | {r.target_id for r in edges}
+    entities = [e for e in sub.entities if e.id in linked] or [entity]
     aliases = ", ".join(entity.aliases)
     st.subheader(entity.name)
     st.caption(
@@ -77,7 +78,7 @@ def _neighbourhood(service: Citewise, store: GraphStore, entity: Entity, hops: i
     with chart:
         st.graphviz_chart(graph_dot(entities, edges, focus=entity.id), width="stretch")
     with evidence:
-        names = {e.id: e.name for e in entities}
+        names = {e.id: e.name for e in (*sub.entities, entity)}
         files = {d.doc_id: d.file_name for d in service.documents()}
         _relations(store.relations_of([entity.id], limit=200), names, files, cooccurs)
 

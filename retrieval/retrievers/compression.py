@@ -195,10 +195,14 @@ def build_compressor(
     redundancy_threshold: float = 0.95,
     min_similarity: float = 0.3,
     relative: float = 0.75,
-    window: int = 0,
+    window: int = 1,
     complete_json: CompleteJSON | None = None,
 ) -> DocumentCompressorPipeline:
-    """Redundancy filter, then sentence extraction: by embeddings, or by the LLM when ``complete_json``."""
+    """Redundancy filter, then sentence extraction: by embeddings, or by the LLM when ``complete_json``.
+
+    ``window=1`` keeps the sentence after and before each relevant one: answers often sit in the
+    next sentence behind a pronoun ("The Havørn was built in 1929 ... She was 38 metres long").
+    """
     extractor: BaseDocumentCompressor
     if complete_json is not None:
         extractor = LLMSentenceExtractor(complete_json=complete_json)

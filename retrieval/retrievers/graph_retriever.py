@@ -127,14 +127,30 @@ class GraphRetriever:
                 out.append(s)
         return out
 
-    def link_entities(self, question: str) -> list[Entity]:
-        """Graph entities the question names (fuzzy-verified), best matches first."""
+    def match_score(self, span: str, name: str) -> float:
+        """How well a question span names an entity (0-100).
+
+        Whole-string similarity (typos, inflections), or 90 when the span is a whole-word part of the
+        name ("Halvorsen" for "Ingrid Halvorsen"), or 88 when the name is most of the span. A short
+        name inside a longer span ("Marine" in "Skarvik Marine Institute") does not count.
+        """
         from rapidfuzz import fuzz
 
+        a, b = span.lower(), name.lower()
+        score = float(fuzz.ratio(a, b))
+        span_words, name_words = a.split(), b.split()
+        if _is_subsequence(span_words, name_words):
+            score = max(score, 90.0)
+        elif _is_subsequence(name_words, span_words) and len(name_words) / len(span_words) >= 0.6:
+            score = max(score, 88.0)
+        return score
+
+    def link_entities(self, question: str) -> list[Entity]:
+        """Graph entities the question names (fuzzy-verified), best matches first."""
         scored: dict[str, tuple[float, Entity]] = {}
         for span in self.mention_candidates(question):
             for ent in self.graph.find_entities(span, limit=5):
-                best = max(fuzz.WRatio(span.lower(), n.lower()) for n in (ent.name, *ent.aliases))
+                best = max(self.match_score(span, n) for n in (ent.name, *ent.aliases))
                 if best >= self.match_threshold and best > scored.get(ent.id, (-1.0, ent))[0]:
                     scored[ent.id] = (best, ent)
         ranked = sorted(scored.values(), key=lambda t: (-t[0], t[1].name))
@@ -178,13 +194,16 @@ class GraphRetriever:
         """Relation evidence chunks, and chunks mentioning the seeds' direct neighbours."""
         seed_set = set(seed_ids)
         neighbour_w: dict[str, float] = defaultdict(float)
+        evidence: dict[str, float] = defaultdict(float)
         for rel in self.graph.relations_of(seed_ids):
             strength = _relation_strength(rel)
-            if rel.chunk_id:
-                scores[rel.chunk_id] += 0.5 * strength
+            if rel.chunk_id:  # the strongest relation a chunk is evidence of, not the sum of many edges
+                evidence[rel.chunk_id] = max(evidence[rel.chunk_id], 0.5 * strength)
             for eid in (rel.source_id, rel.target_id):
                 if eid not in seed_set:
                     neighbour_w[eid] = max(neighbour_w[eid], strength)
+        for cid, value in evidence.items():
+            scores[cid] += value
         if not neighbour_w:
             return
         top = sorted(neighbour_w, key=lambda e: (-neighbour_w[e], e))[:50]
@@ -233,6 +252,14 @@ class GraphRetriever:
             final = final + self.similarity_weight * np.asarray(similarity(ids), dtype=np.float64)
         order = sorted(range(len(ids)), key=lambda i: (-final[i], ids[i]))[:k]
         return tuple((ids[i], float(final[i])) for i in order)
+
+
+def _is_subsequence(part: Sequence[str], whole: Sequence[str]) -> bool:
+    """Whether ``part`` occurs as consecutive words of ``whole``."""
+    n = len(part)
+    return 0 < n <= len(whole) and any(
+        list(whole[i : i + n]) == list(part) for i in range(len(whole) - n + 1)
+    )
 
 
 def _relation_strength(rel: Relation) -> float:

@@ -83,7 +83,7 @@ def test_pipeline_plugs_into_contextual_compression_retriever(hash_embedder: Any
         ]
     )
     retriever = ContextualCompressionRetriever(
-        base_compressor=build_compressor(hash_embedder), base_retriever=base
+        base_compressor=build_compressor(hash_embedder, window=0), base_retriever=base
     )
     docs = retriever.invoke("How much did Nvidia revenue grow?")
     assert [d.page_content for d in docs] == ["Nvidia revenue grew 88 percent in the third quarter."]

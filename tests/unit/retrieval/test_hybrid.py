@@ -60,7 +60,7 @@ def retriever(
         bm25=bm25,
         graph=GraphRetriever(graph, nlp=nlp),
         self_query=SelfQueryParser(known_files=lambda: bm25.field_values("file_name")),
-        compressor=build_compressor(hash_embedder),
+        compressor=build_compressor(hash_embedder, window=0),
         config=HybridConfig(k=3, compression=False),
     )
 
@@ -131,7 +131,7 @@ def test_langchain_interfaces(retriever: HybridRetriever) -> None:
     assert docs[0].id == "d6#0" and docs[0].metadata["provenance"]["dense"]["rank"] == 1.0
     assert docs[0].page_content.startswith("Preface of d6") and docs[0].metadata["chunk_text"] == TEXTS["d6"]
     wrapped = ContextualCompressionRetriever(
-        base_compressor=build_compressor(retriever.embedder), base_retriever=retriever
+        base_compressor=build_compressor(retriever.embedder, window=0), base_retriever=retriever
     )
     assert (
         wrapped.invoke("Which company sells anvils?", graph=False)[0].page_content

@@ -159,6 +159,15 @@ class Embedder(abc.ABC):
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in ``text`` including special tokens."""
 
+    @abc.abstractmethod
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character spans of each text's tokens (special tokens excluded): what chunking measures."""
+
+    @property
+    @abc.abstractmethod
+    def special_tokens(self) -> int:
+        """Tokens the model adds around every input (they count against ``max_seq_length``)."""
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Alias of :meth:`embed_batch` that accepts an empty list."""
         if not texts:

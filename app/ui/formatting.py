@@ -70,9 +70,10 @@ def highlight(context: str, snippet: str, *, width: int = 600) -> str:
     end = min(len(context), at + len(snippet))
     room = max(0, width - (end - at)) // 2
     start, stop = max(0, at - room), min(len(context), end + room)
-    before = ("…" if start else "") + context[start:at]
-    after = context[end:stop] + ("…" if stop < len(context) else "")
-    return f"> {escape_md(before)} **{escape_md(context[at:end])}** {escape_md(after)}".replace(">  ", "> ")
+    before = (("…" if start else "") + context[start:at]).strip()
+    after = (context[end:stop] + ("…" if stop < len(context) else "")).strip()
+    parts = [escape_md(before), f"**{escape_md(context[at:end])}**", escape_md(after)]
+    return "> " + " ".join(p for p in parts if p)
 
 
 def provenance_text(provenance: Mapping[str, Mapping[str, float]]) -> str:

@@ -408,6 +408,8 @@ class AnswerChain:
         answer_mode: ``llm`` or ``extractive``; ``llm`` without a model answers extractively.
         extractive_sentences: Sentences in an extractive answer.
         consulted_sources: Sources listed as consulted when the model cites nothing.
+        attribution_min_support: Share of an uncited answer's words one source must contain for
+            citewise to cite that source itself (see :meth:`_attribute`).
     """
 
     def __init__(
@@ -425,6 +427,7 @@ class AnswerChain:
         answer_mode: AnswerMode = "llm",
         extractive_sentences: int = 3,
         consulted_sources: int = 3,
+        attribution_min_support: float = 0.8,
     ) -> None:
         if n_ctx_budget is not None and n_ctx_budget < 64:
             raise ValueError(f"n_ctx_budget must be at least 64 tokens, got {n_ctx_budget}")
@@ -438,8 +441,11 @@ class AnswerChain:
             raise ValueError(
                 f"bad extractive_sentences={extractive_sentences} consulted_sources={consulted_sources}"
             )
+        if not 0 < attribution_min_support <= 1:
+            raise ValueError(f"attribution_min_support must be in (0, 1], got {attribution_min_support}")
         self.retriever = retriever
         self.llm = llm
+        self.attribution_min_support = attribution_min_support
         self.embedder = embedder
         self.n_ctx_budget = n_ctx_budget
         self.max_tokens = max_tokens
@@ -624,7 +630,32 @@ class AnswerChain:
             ctx.notes.append("the LLM produced no text: answered extractively")
             yield from self._extractive(ctx)
             return
+        marker = self._attribute(ctx, checker, n_sources)
+        if marker:
+            yield TextDelta(marker)
         yield Done(self._validated(ctx, checker))
+
+    def _attribute(self, ctx: _Context, checker: CitationFilter, n_sources: int) -> str:
+        """Cite the source that holds the answer's words when the model cited nothing.
+
+        Small models often answer correctly from a source without writing ``[n]``. When at least
+        ``attribution_min_support`` of the answer's word stems occur in one source (the better-ranked on ties),
+        citewise appends that source's marker and says so in the notes; otherwise nothing changes
+        and the answer stays flagged.
+        """
+        text = checker.text
+        if checker.cited or checker.invalid or _MODEL_REFUSAL.search(text) or not _stems(text):
+            return ""
+        support = [(_overlap(text, hit.answer_text), n) for n, hit in enumerate(ctx.hits[:n_sources], 1)]
+        best, n = max(support, key=lambda pair: (pair[0], -pair[1]))  # ties: the better-ranked source
+        if best < self.attribution_min_support:
+            return ""
+        marker = checker.feed(f" [{n}]") + checker.flush()
+        ctx.notes.append(
+            f"the model cited no source; citewise attributed the answer to [{n}], which contains "
+            f"{best:.0%} of its words"
+        )
+        return marker
 
     def _validated(self, ctx: _Context, checker: CitationFilter) -> Answer:
         text = checker.text

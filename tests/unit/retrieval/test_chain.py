@@ -113,8 +113,11 @@ def test_out_of_range_citations_are_removed_and_flagged() -> None:
 
 
 def test_answer_citing_nothing_is_flagged_with_sources_consulted() -> None:
-    answer = _chain(["Pierre Curie."], consulted_sources=2).ask("Whom did Marie Curie marry?")
-    assert answer.text == "Pierre Curie."
+    # Not in any source, so citewise cannot attribute it either (see the attribution tests below).
+    answer = _chain(["Someone from Warsaw, probably."], consulted_sources=2).ask(
+        "Whom did Marie Curie marry?"
+    )
+    assert answer.text == "Someone from Warsaw, probably."
     assert answer.flagged and not answer.refused
     assert answer.citations == ()
     assert [c.file_name for c in answer.consulted] == ["curie.pdf", "nvda-q2.pdf"]
@@ -284,3 +287,20 @@ def test_rejects_bad_arguments() -> None:
         AnswerChain(StaticRetriever(), None, n_ctx_budget=10)
     with pytest.raises(ValueError, match="empty"):
         AnswerChain(StaticRetriever(), None).ask("  ")
+
+
+def test_uncited_answer_whose_words_are_in_one_source_is_attributed_to_it() -> None:
+    chain = _chain(["Data Center revenue was $10.32 billion."])
+    events = list(chain.stream("What was data center revenue?"))
+    answer = events[-1].answer
+    assert answer.text == "Data Center revenue was $10.32 billion. [2]"
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.text
+    assert [(c.n, c.file_name, c.page_start) for c in answer.citations] == [(2, "nvda-q2.pdf", 7)]
+    assert not answer.flagged and answer.consulted == ()
+    assert any("citewise attributed the answer to [2]" in n for n in answer.notes)
+
+
+def test_uncited_answer_not_supported_by_any_source_stays_flagged() -> None:
+    answer = _chain(["Tesla sold eleven rockets to Jupiter."]).ask("What happened?")
+    assert answer.flagged and answer.citations == () and not answer.text.endswith("]")
+    assert not any("attributed" in n for n in answer.notes)

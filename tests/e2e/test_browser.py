@@ -1,0 +1,65 @@
+"""`citewise ui` in a real headless Chromium: ask, watch the answer stream in, see its citation.
+
+Starts the real command as a user would, on a free localhost port, over an index of the sample
+corpus, and drives Debian's chromium through chromedriver (Selenium).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from app.service import Citewise
+from tests.e2e.ui_driver import (
+    answer_text,
+    ask,
+    choose_mode,
+    chromium,
+    expand,
+    open_app,
+    running_ui,
+    screenshot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def ui_url(tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, embedder) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("browser")
+    index = root / "data" / "index"
+    service = Citewise.open(index, cache_dir=root / "cache")
+    service.__dict__["embedder"] = embedder
+    assert service.ingest([sample_corpus_dir], exclude=["**/QUESTIONS.md"]).summary()["added"] == 6
+    service.close()
+    env = {"CITEWISE_CACHE_DIR": str(root / "cache"), "CITEWISE_LLM__MAX_TOKENS": "64", "HF_HUB_OFFLINE": "1"}
+    with running_ui(index, env=env, log_path=root / "server.log") as url:
+        yield url
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    with chromium(tmp_path / "profile") as driver:
+        yield driver
+
+
+def test_question_streams_an_answer_with_a_citation(ui_url: str, browser: WebDriver, tmp_path: Path) -> None:
+    open_app(browser, ui_url)
+    choose_mode(browser, "Local LLM")
+    sources = ask(browser, "When was the Skarvik Marine Institute founded?")
+
+    text = answer_text(browser)
+    assert "1923" in text
+    markers = [b.text for b in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPopover"] button')]
+    assert any(m.startswith("[1] skarvik_history.pdf") for m in markers), markers
+    expand(sources)
+    body = sources.find_element(By.XPATH, "./ancestor::details[1]").text
+    assert "skarvik_history.pdf" in body and "Found by dense #" in body
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+
+    shot = screenshot(browser, tmp_path / "chat.png")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

@@ -232,6 +232,36 @@ def forget(path: Path, index: Path | None) -> None:
 
 @cli.command()
 @index_option
+@click.option(
+    "--repair", is_flag=True, help="Fix what disagrees, from the docstore (no re-parse, no re-embed)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_errors_to_click
+def doctor(index: Path | None, repair: bool, as_json: bool) -> None:
+    """Check that vectors, docstore, BM25 and graph agree and match the manifest (exit 1 when not)."""
+    from app.doctor import iter_issue_lines
+
+    service = _open_service(index, read_only=not repair)
+    if repair and not (service.index_dir / "docstore.sqlite").exists():
+        raise click.ClickException(f"no index at {service.index_dir}: run `ingest PATH` first")
+    report = service.doctor(repair=repair)
+    service.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in (f"repaired: {r}" for r in report.repairs):
+            click.echo(line)
+        for line in iter_issue_lines(report):
+            click.echo(line)
+        if report.busy:
+            click.echo("busy: another citewise process is writing to this index; run doctor when it finishes")
+        else:
+            click.echo("consistent" if report.consistent else "INCONSISTENT: run `citewise doctor --repair`")
+    sys.exit(0 if report.consistent else 1)
+
+
+@cli.command()
+@index_option
 @click.option("--port", type=int, default=None, help="Port (default: settings ui.port).")
 def ui(index: Path | None, port: int | None) -> None:
     """Start the Streamlit chat UI on localhost."""

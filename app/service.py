@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ from app import container
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    from app.doctor import DoctorReport
     from graph.base import GraphStore
     from ingest.pipeline import IngestPipeline, IngestReport, ProgressFn
     from retrieval.base import Embedder, RetrievalResult
@@ -197,25 +199,22 @@ class Citewise:
         Returns:
             The per-file report; failed files carry their reason and never stop the run.
         """
-        lock = self._locked()
-        try:
+        build_graph = self.settings.graph.enabled if graph is None else graph
+        with self._write_session("ingest", graph=build_graph):
             report = self.pipeline.run(
                 [Path(p) for p in paths],
                 exclude=[*self.settings.ingest.exclude, *(exclude or [])],
                 prune=prune,
-                graph=self.settings.graph.enabled if graph is None else graph,
+                graph=build_graph,
                 progress=progress,
             )
-        finally:
-            lock.release()
         self._after_write()
         return report
 
     def forget(self, path: str | Path) -> list[str]:
         """Remove a file, or every file under a folder, from all indexes. Returns the sources removed."""
         target = Path(path).expanduser().resolve()
-        lock = self._locked()
-        try:
+        with self._write_session("forget", graph=self.settings.graph.enabled):
             removed = []
             for record in self.store.docstore.documents():
                 source = Path(record.source)
@@ -224,10 +223,111 @@ class Citewise:
                     removed.append(record.source)
             if removed:
                 self.pipeline.save()
-        finally:
-            lock.release()
         self._after_write()
         return removed
+
+    @contextmanager
+    def _write_session(self, operation: str, *, graph: bool) -> Iterator[None]:
+        """Hold the write lock; finish a killed session's work first; journal this one in the manifest."""
+        from app.manifest import begin_session, finish_session
+
+        lock = self._locked()
+        try:
+            self._reconcile()
+            begin_session(self.index_dir, graph=graph, operation=operation)
+            yield
+            finish_session(self.index_dir, self._snapshot())
+        finally:
+            lock.release()
+
+    def _reconcile(self) -> None:
+        """Bring BM25, the graph and FAISS back to the docstore when a session was killed mid-way."""
+        from app.doctor import IndexDoctor
+
+        doctor = IndexDoctor(self)
+        try:
+            if doctor.up_to_date():
+                return
+            report = doctor.check()
+            if report.issues:
+                repairs = doctor.repair(report)
+                if repairs:
+                    log.warning("index repaired before writing index=%s repairs=%s", self.index_dir, repairs)
+        finally:
+            doctor.close()
+
+    def _snapshot(self) -> dict[str, Any]:
+        from app.doctor import graph_documents
+        from app.manifest import snapshot_stores
+
+        graph_store = self.graph_store if self.settings.graph.enabled else None
+        graph_docs = graph_documents(graph_store) if graph_store is not None else None
+        return snapshot_stores(
+            self.index_dir,
+            docstore=self.store.docstore,
+            bm25=self.bm25,
+            graph_store=graph_store,
+            graph_docs=set(graph_docs) if graph_docs is not None else None,
+        )
+
+    def doctor(self, repair: bool = False) -> DoctorReport:
+        """Check that FAISS, the docstore, BM25 and the graph agree and match the manifest.
+
+        Args:
+            repair: Fix what disagrees from the docstore (no re-parse, no re-embedding) and mark
+                the index clean; needs the write lock.
+
+        Returns:
+            The report of the final state; with ``repair``, ``found`` lists what was fixed.
+        """
+        from app.doctor import IndexDoctor
+        from app.manifest import finish_session
+
+        if not repair:
+            return self._check_unlocked_or_busy()
+        lock = self._locked()
+        doctor = IndexDoctor(self)
+        try:
+            found = doctor.check()
+            repairs = doctor.repair(found) if found.issues else []
+            if (self.index_dir / "docstore.sqlite").exists():
+                finish_session(self.index_dir, self._snapshot())
+            report = doctor.check()
+        finally:
+            doctor.close()
+            lock.release()
+        self._after_write()
+        report.repairs, report.found = repairs, found.issues
+        return report
+
+    def _check_unlocked_or_busy(self) -> DoctorReport:
+        """Check while holding the write lock (so no writer is mid-document); busy when one is."""
+        from app.doctor import DoctorReport, IndexDoctor
+
+        lock = FileLock(str(self.index_dir / ".write.lock"), timeout=0)
+        doctor = IndexDoctor(self)
+        try:
+            try:
+                lock.acquire()
+            except Timeout:
+                return DoctorReport(busy=True)
+            except OSError as e:  # a read-only or missing folder: check without the lock
+                log.debug("doctor without lock: %s", e)
+                return doctor.check()
+            try:
+                return doctor.check()
+            finally:
+                lock.release()
+        finally:
+            doctor.close()
+
+    def _drop_components(self, *names: str) -> None:
+        """Close and forget cached components (and everything built on them) so they reopen from disk."""
+        for name in (*names, "pipeline", "retriever", "chain"):
+            component = self.__dict__.pop(name, None)
+            close = getattr(component, "close", None)
+            if name in ("store", "graph_store") and callable(close):
+                close()
 
     def _after_write(self) -> None:
         # The retriever caches per-corpus state (known file names, BM25 norms); rebuild on next use.

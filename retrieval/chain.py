@@ -228,7 +228,10 @@ def make_citation(n: int, hit: Hit, claim: str = "") -> Citation:
     if len(snippet) > 300:
         snippet = snippet[: snippet.rfind(" ", 0, 300) if " " in snippet[:300] else 300] + " \u2026"
     chunk = hit.chunk
-    pages_of = chunk if hit.parent is None or snippet[:80] in chunk.text else hit.parent
+    # The child's pages are narrower than the parent's; use them when the snippet is in the child.
+    # Sentence splitting folds line breaks, so compare with white space folded on both sides.
+    in_child = " ".join(snippet.split())[:80] in " ".join(chunk.text.split())
+    pages_of = chunk if hit.parent is None or in_child else hit.parent
     return Citation(
         n=n,
         chunk_id=chunk.id,

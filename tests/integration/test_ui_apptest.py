@@ -86,17 +86,7 @@ def upload(at: AppTest, files: list[tuple[str, bytes, str]]) -> list[dict[str, o
     ("question", "expected", "file_name", "page"),
     [
         ("When was the Skarvik Marine Institute founded?", "14 May 1923", "skarvik_history.pdf", 1),
-        pytest.param(
-            "At what depth does the Aasen Reef lie?",
-            "312 metres",
-            "skarvik_history.pdf",
-            3,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="retrieval.chain.make_citation compares the snippet with the chunk text without "
-                "normalizing line breaks, so a page-3 sentence is cited with its parent's pages 1-3",
-            ),
-        ),
+        ("At what depth does the Aasen Reef lie?", "312 metres", "skarvik_history.pdf", 3),
     ],
 )
 def test_question_is_answered_with_a_citation_of_the_right_file_and_page(

@@ -304,3 +304,15 @@ def test_uncited_answer_not_supported_by_any_source_stays_flagged() -> None:
     answer = _chain(["Tesla sold eleven rockets to Jupiter."]).ask("What happened?")
     assert answer.flagged and answer.citations == () and not answer.text.endswith("]")
     assert not any("attributed" in n for n in answer.notes)
+
+
+def test_citation_pages_narrow_even_when_the_child_text_has_line_breaks() -> None:
+    child_text = "The reef lies at a depth\nof 312 metres below the\nsurface."
+    parent = Chunk(
+        id="p", doc_id="d", text="Page one text.\n" + child_text, source="/d.pdf", file_name="d.pdf",
+        file_type="pdf", page_start=1, page_end=3, kind="parent",
+    )  # fmt: skip
+    hit = _hit("c", child_text, "d.pdf", 3, parent=parent)
+    cited = make_citation(1, hit, "depth of 312 metres")
+    assert cited.snippet == "The reef lies at a depth of 312 metres below the surface."
+    assert (cited.page_start, cited.page_end) == (3, 3)

@@ -112,7 +112,7 @@ class FaissVectorStore(VectorStore):
         if self.index_type == "ivf" and n_hint >= 39 * self.ivf_nlist:
             quantizer = faiss.IndexFlatIP(dim)
             ivf = faiss.IndexIVFFlat(quantizer, dim, self.ivf_nlist, faiss.METRIC_INNER_PRODUCT)
-            ivf.make_direct_map()
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # arbitrary ids, removable
             return ivf
         # IVF with too few vectors to train falls back to exact search until rebuilt larger.
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -210,8 +210,18 @@ class FaissVectorStore(VectorStore):
             if self.read_only:
                 raise VectorStoreError(f"index {self.index_dir} is open read-only")
             generation = self.docstore.generation
+            if self._needs_training(self.index):
+                self._index = self._build_from_docstore()
             self._write(self.index, generation)
             self._index_generation = generation
+
+    def _needs_training(self, index: Any) -> bool:
+        """An IVF store starts exact (too few vectors to train); retrain once there are enough."""
+        return (
+            self.index_type == "ivf"
+            and not isinstance(index, faiss.IndexIVF)
+            and index.ntotal >= 39 * self.ivf_nlist
+        )
 
     # -- reads -------------------------------------------------------------------------------------
     def count(self) -> int:

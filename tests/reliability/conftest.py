@@ -1,0 +1,50 @@
+"""Fixtures of the reliability suite: hash-embedder services, a shared spaCy extractor, folders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.driver import open_service
+from tests.reliability.helpers import make_folder
+
+
+@pytest.fixture(scope="session")
+def spacy_extractor() -> Any:
+    """One real spaCy extractor for the session (the model loads once)."""
+    from graph.extract.spacy_extractor import SpacyGraphExtractor
+
+    return SpacyGraphExtractor()
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path, sample_corpus_dir: Path, shared_data_dir: Path) -> Path:
+    """data/corpus plus three small real PDFs, writable."""
+    return make_folder(tmp_path / "docs", sample_corpus_dir, shared_data_dir)
+
+
+@pytest.fixture
+def hash_services(tmp_path: Path, spacy_extractor: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Factory of services with the hash embedder and the session's spaCy extractor.
+
+    ``app.container`` is patched too, so services the CLI opens in this process (``citewise doctor``
+    through click's runner) get the same embedder and extractor.
+    """
+    from app import container
+    from tests.fakes import HashEmbedder
+
+    monkeypatch.setattr(container, "build_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr(container, "build_extractor", lambda settings, llm_factory=None: spacy_extractor)
+    opened: list[Any] = []
+
+    def make(index: Path | None = None, **overrides: Any) -> Any:
+        service = open_service(index or tmp_path / "index", "hash", **overrides)
+        opened.append(service)
+        return service
+
+    yield make
+    for service in opened:
+        service.close()

@@ -157,7 +157,8 @@ _CONTENT_HEIGHT = """
 let best = document.documentElement.scrollHeight;
 for (const el of document.querySelectorAll('*')) {
   const style = getComputedStyle(el);
-  if (/(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 4) {
+  const main = el.clientHeight >= window.innerHeight * 0.6;  // the page scroller, not a panel
+  if (main && /(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight + 4) {
     best = Math.max(best, el.scrollHeight + (window.innerHeight - el.clientHeight));
   }
 }
@@ -165,10 +166,10 @@ return best;
 """
 
 
-def screenshot(driver: WebDriver, path: Path, *, max_height: int = 2600) -> Path:
-    """Save a PNG of the whole page: the viewport grows to the height of the longest scrolled area."""
+def screenshot(driver: WebDriver, path: Path, *, height: int | None = None, max_height: int = 2600) -> Path:
+    """Save a PNG of the page; the viewport grows to ``height``, else to the page's scrolled height."""
     width = int(driver.execute_script("return window.innerWidth"))
-    height = min(int(driver.execute_script(_CONTENT_HEIGHT)), max_height)
+    height = min(height or int(driver.execute_script(_CONTENT_HEIGHT)), max_height)
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # type: ignore[attr-defined]
     time.sleep(1.0)

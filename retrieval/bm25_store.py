@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -473,7 +474,7 @@ class BM25Index:
                 self._load_segment(name)
             self._next_seg = int(manifest["next_segment"])
             self._tombstone([int(r) for r in manifest["dead_rows"]])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
             raise BM25IndexError(f"cannot read the BM25 index at {self.path}: {e}") from e
         logger.debug("bm25 loaded path=%s rows=%s", self.path, len(self._chunk_ids))
 

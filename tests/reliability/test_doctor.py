@@ -1,0 +1,217 @@
+"""The doctor on every crash point of a write, simulated exactly, and on damaged files.
+
+A killed ingest can stop between any two of: docstore commit, BM25 delete, BM25 add, graph
+commit, graph confirmation in the docstore, FAISS save. Each test below leaves the index in one
+of those states (or damages a file), then checks that ``doctor`` names the problem, that the
+repair (or the next ingest's reconciliation) fixes it from stored chunks without embedding
+anything, and that the result equals an index built without interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from filelock import FileLock
+
+from app.manifest import begin_session, read_manifest, write_manifest
+from tests.reliability.helpers import index_state
+
+pytestmark = pytest.mark.integration
+
+TEXTS = {
+    "harbour.md": "# Harbour\n\nIngrid Dahl founded the Skarvik Harbour Company in Bergen in 1921.\n\n"
+    "The company built ships for Norway Line.",
+    "mill.txt": "Olav Berg ran the Tromso Paper Mill. He sold paper to the Skarvik Harbour Company.",
+    "letters.html": "<html><body><h1>Letters</h1><p>Astrid Lunde wrote to Olav Berg from Oslo.</p></body></html>",
+}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    target = tmp_path / "docs"
+    target.mkdir()
+    for name, text in TEXTS.items():
+        (target / name).write_text(text)
+    return target
+
+
+@pytest.fixture
+def reference(hash_services: Any, folder: Path, tmp_path: Path) -> dict[str, Any]:
+    service = hash_services(tmp_path / "reference")
+    service.ingest([folder])
+    return index_state(service)
+
+
+def kinds(report: Any) -> set[str]:
+    return {f"{i.store}:{i.kind}" for i in report.errors}
+
+
+def doc_of(service: Any, name: str) -> str:
+    return next(r.doc_id for r in service.documents() if r.file_name == name)
+
+
+def no_embedding(service: Any) -> None:
+    """Fail the test if anything is embedded from here on."""
+    service.embedder.embed_batch = lambda texts: pytest.fail(f"re-embedded {len(texts)} texts")
+
+
+def test_clean_index_is_consistent_and_matches_its_manifest(hash_services: Any, folder: Path) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    report = service.doctor()
+    assert report.consistent and report.issues == []
+    manifest = read_manifest(service.index_dir)
+    assert manifest is not None and manifest["state"] == "clean"
+    stores = manifest["stores"]
+    assert stores["docstore"]["documents"] == 3 == stores["bm25"]["documents"] == stores["graph"]["documents"]
+    assert stores["faiss"]["vectors"] == stores["docstore"]["children"] == stores["bm25"]["chunks"]
+
+
+def test_killed_after_the_docstore_commit_bm25_is_refilled_by_the_next_ingest(
+    hash_services: Any, folder: Path, reference: dict[str, Any]
+) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    begin_session(service.index_dir, graph=True, operation="ingest")
+    service.bm25.delete_document(doc_of(service, "mill.txt"))  # the BM25 update never happened
+    report = service.doctor()
+    assert kinds(report) == {"bm25:missing_chunks"}
+    no_embedding(service)
+    again = service.ingest([folder])
+    assert again.count("unchanged") == 3
+    assert service.doctor().consistent
+    assert index_state(service) == reference
+
+
+def test_killed_mid_forget_leaves_orphans_that_doctor_removes(
+    hash_services: Any, folder: Path, tmp_path: Path
+) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    gone = doc_of(service, "letters.html")
+    begin_session(service.index_dir, graph=True, operation="forget")
+    service.store.delete_document(gone)  # docstore committed; BM25 and graph never heard of it
+    service.store.persist()
+    report = service.doctor()
+    assert kinds(report) == {"bm25:orphan_document", "graph:orphan_document"}
+    fixed = service.doctor(repair=True)
+    assert fixed.consistent and {i.kind for i in fixed.found} >= {"orphan_document"}
+    (folder / "letters.html").unlink()
+    expected = hash_services(tmp_path / "ref2")
+    expected.ingest([folder])
+    assert index_state(service) == index_state(expected)
+
+
+def test_killed_before_the_graph_commit_the_graph_is_built_from_stored_chunks(
+    hash_services: Any, folder: Path, reference: dict[str, Any]
+) -> None:
+    service = hash_services()
+    write_manifest(
+        service.index_dir, {"state": "writing", "session": {"started_at": 0, "graph": True, "pid": 1}}
+    )
+    service.pipeline.run([folder], graph=True)  # a session that never finished
+    victim = doc_of(service, "harbour.md")
+    service.graph_store.delete_document(victim)
+    service.store.docstore.set_entity_count(victim, 0, None)
+    with service.store.docstore.transaction() as conn:  # the record as committed before the graph step
+        conn.execute("UPDATE documents SET extra = '{}' WHERE doc_id = ?", (victim,))
+    assert kinds(service.doctor()) == {"graph:pending_graph"}
+    no_embedding(service)
+    fixed = service.doctor(repair=True)
+    assert fixed.consistent and any("re-extracted" in r for r in fixed.repairs)
+    assert index_state(service) == reference
+
+
+def test_killed_between_graph_commit_and_confirmation_of_an_update(
+    hash_services: Any, folder: Path, tmp_path: Path
+) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    old_graph = service.graph_store.stats()
+    begin_session(service.index_dir, graph=True, operation="ingest")
+    time.sleep(0.01)
+    (folder / "mill.txt").write_text(TEXTS["mill.txt"] + " Later Sigrid Holm bought the mill in Narvik.")
+    mill = doc_of(service, "mill.txt")
+    service.pipeline.extractor = None  # simulate the kill: docstore + BM25 updated, graph still old
+    service.pipeline.graph_store = None
+    service.pipeline.run([folder], graph=True)
+    assert service.graph_store.stats() == old_graph
+    assert kinds(service.doctor()) == {"graph:stale_mentions"}
+    assert mill in {i.doc_id for i in service.doctor().errors}
+    service._drop_components()
+    service.ingest([folder])  # reconciliation finishes the update first
+    expected = hash_services(tmp_path / "ref3")
+    expected.ingest([folder])
+    assert index_state(service) == index_state(expected)
+
+
+def test_no_graph_session_killed_after_graph_commit_removes_the_graph(
+    hash_services: Any, folder: Path
+) -> None:
+    service = hash_services()
+    write_manifest(
+        service.index_dir, {"state": "writing", "session": {"started_at": 0, "graph": False, "pid": 1}}
+    )
+    service.pipeline.run([folder], graph=True)  # graph written, as if the flag had flipped mid-way
+    victim = doc_of(service, "mill.txt")
+    with service.store.docstore.transaction() as conn:
+        conn.execute("UPDATE documents SET extra = '{}', n_entities = 0 WHERE doc_id = ?", (victim,))
+    assert kinds(service.doctor()) == {"graph:unwanted_graph"}
+    fixed = service.doctor(repair=True)
+    assert fixed.consistent and service.graph_store.stats()["documents"] == 2
+
+
+def test_bit_flipped_bm25_segment_is_caught_by_the_manifest_and_rebuilt(
+    hash_services: Any, folder: Path, reference: dict[str, Any]
+) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    before = service.bm25.search("Skarvik Harbour Company", k=5)
+    service.close()
+    segment = sorted((service.index_dir / "bm25").glob("seg-*.npz"))[0]
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    segment.write_bytes(bytes(data))
+    reopened = hash_services()
+    report = reopened.doctor()
+    assert "bm25:checksum_mismatch" in kinds(report)
+    fixed = reopened.doctor(repair=True)
+    assert fixed.consistent and any("bm25: rebuilt" in r for r in fixed.repairs)
+    after = reopened.bm25.search("Skarvik Harbour Company", k=5)
+    assert [c for c, _ in after] == [c for c, _ in before]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before], abs=1e-9)
+    assert index_state(reopened) == reference
+
+
+def test_truncated_faiss_file_with_a_current_stamp_is_rebuilt(
+    hash_services: Any, folder: Path, reference: dict[str, Any]
+) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    service.close()
+    faiss_file = service.index_dir / "vectors.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    (service.index_dir / "vectors.tmp-999").write_bytes(b"half a write")
+    reopened = hash_services(read_only=True)
+    report = reopened.doctor()
+    assert kinds(report) == {"faiss:unreadable", "faiss:checksum_mismatch"}
+    assert "files:leftover_temp" in {f"{i.store}:{i.kind}" for i in report.issues}
+    writer = hash_services()
+    fixed = writer.doctor(repair=True)
+    assert fixed.consistent and fixed.issues == [], fixed.issues
+    assert not (service.index_dir / "vectors.tmp-999").exists()
+    assert index_state(writer) == reference
+
+
+def test_doctor_reports_busy_while_a_writer_holds_the_lock(hash_services: Any, folder: Path) -> None:
+    service = hash_services()
+    service.ingest([folder])
+    with FileLock(str(service.index_dir / ".write.lock"), timeout=0):
+        report = service.doctor()
+    assert report.busy and not report.consistent
+    assert json.loads(json.dumps(report.to_dict()))["busy"] is True
+    assert service.doctor().consistent

@@ -95,8 +95,8 @@ def test_question_is_answered_with_a_citation_of_the_right_file_and_page(
     at = start()
     answer = ask(at, question)
     assert expected in answer.text and not answer.refused
-    cited = [(c.file_name, c.page_start) for c in answer.citations]
-    assert (file_name, page) in cited, cited
+    cited = [(c.file_name, c.page_start, c.page_end) for c in answer.citations]
+    assert (file_name, page, page) in cited, cited  # the page itself, not a section's page span
     shown = markdown_text(at)
     assert f"\\[1\\] {file_name.replace('_', chr(92) + '_').replace('.', chr(92) + '.')}" in shown
     assert expected in shown.replace("\\", "")

@@ -272,9 +272,13 @@ def ui(index: Path | None, port: int | None) -> None:
     app_path = Path(__file__).resolve().parent / "ui" / "streamlit_app.py"
     if not app_path.exists():
         raise click.ClickException(f"the UI is not installed ({app_path} missing)")
+    # Streamlit runs from app/ui, so hand it absolute paths resolved here, where the user ran us.
     env = dict(os.environ)
-    if index is not None:
-        env["CITEWISE_INDEX_DIR"] = str(index.resolve())
+    env["CITEWISE_INDEX_DIR"] = str((index or settings.index_dir).expanduser().resolve())
+    env["CITEWISE_CACHE_DIR"] = str(settings.cache_dir.expanduser().resolve())
+    config = Path(os.environ.get("CITEWISE_CONFIG", "citewise.toml"))
+    if config.is_file():
+        env["CITEWISE_CONFIG"] = str(config.resolve())
     cmd = [
         sys.executable,
         "-m",

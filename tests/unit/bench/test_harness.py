@@ -1,0 +1,134 @@
+"""The harness around the benchmarks: step commands, scale helpers, and the report generator."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import report, run, scale
+
+
+def test_quick_and_full_steps_cover_every_benchmark() -> None:
+    names = [s[0] for s in run.STEPS]
+    assert names == ["ingest", "graph", "retrieval", "scale", "answer", "eval"]
+    quick = {name: args for name, _, args, _ in run.STEPS}
+    assert quick["scale"][:2] == ["--sizes", "10000"]
+    full = {name: args for name, _, _, args in run.STEPS}
+    assert "1000000" in full["scale"]
+
+
+def test_step_command_fills_the_index_and_passes_the_model(tmp_path: Path) -> None:
+    model = tmp_path / "mistral.gguf"
+    argv = run.step_command("bench.answer", ["--index", "{index}", "--limit", "8"], model)
+    assert argv[:3] == [sys.executable, "-m", "bench.answer"]
+    assert argv[3:] == ["--index", str(run.INDEX), "--limit", "8", "--model", str(model)]
+    assert run.step_command("bench.ingest", ["--limit", "2"], model)[3:] == ["--limit", "2"]
+    assert run.step_command("bench.run", ["--eval-step"], model)[-2:] == ["--model", str(model)]
+
+
+def test_run_step_records_exit_code_and_log(tmp_path: Path) -> None:
+    ok = run.run_step("ok", [sys.executable, "-c", "print('hello')"], tmp_path)
+    bad = run.run_step("bad", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path)
+    assert ok["exit_code"] == 0 and (tmp_path / "ok.log").read_text() == "hello\n"
+    assert bad["exit_code"] == 3 and bad["command"] == "python -c 'raise SystemExit(3)'"
+
+
+def test_scale_recall_against_exact() -> None:
+    exact = [[1, 2, 3, 4], [5, 6, 7, 8]]
+    found = [[1, 2, 9, 4], [8, 7, 6, 5]]  # 3/4 and 4/4 -> mean 0.875
+    assert scale.recall_at_k(found, exact) == pytest.approx(0.875)
+    assert scale.recall_at_k([], []) == 0.0
+
+
+def test_scale_timed_reports_percentiles() -> None:
+    calls: list[int] = []
+    result = scale.timed(lambda q: calls.append(int(q[0])), np.arange(10, dtype=np.float32).reshape(10, 1))
+    assert result["n"] == 10 and len(calls) == 13  # 3 warm-up calls, then 10 timed
+    assert 0 <= result["p50_ms"] <= result["p95_ms"]
+
+
+def _write(results: Path, name: str, payload: dict[str, Any]) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    meta = {"command": f"python -m bench.{name} --x", "timestamp": "2026-01-01T00:00:00+0000"}
+    meta["machine"] = {
+        "cpu": "Test CPU",
+        "cores": 2,
+        "memory_gb": 8,
+        "python": "3.11",
+        "versions": {"faiss": "1"},
+    }
+    (results / f"{name}.json").write_text(json.dumps({**meta, **payload}))
+
+
+SCALE = {
+    "k": 10, "queries": 5, "note": "replicated",
+    "sizes": {
+        "10000": {
+            "chunks": 10000,
+            "raw_faiss_flat": {"build_s": 0.1, "search": {"p50_ms": 1.0, "p95_ms": 2.0}},
+            "index_types": {
+                "flat": {"faiss_class": "IndexFlatIP", "build_s": 0.2, "build_kind": "loaded the saved index file",
+                         "rss_added_mb": 15.0, "index_mb": 14.6, "search": {"p50_ms": 1.1, "p95_ms": 2.1},
+                         "search_with_docstore": {"p50_ms": 1.5, "p95_ms": 2.5}, "recall_at_k_vs_flat": 1.0},
+                "hnsw": {"faiss_class": "IndexHNSWFlat", "build_s": 3.0, "build_kind": "built from the stored vectors",
+                         "rss_added_mb": 25.0, "index_mb": 17.0, "search": {"p50_ms": 0.3, "p95_ms": 0.5},
+                         "search_with_docstore": {"p50_ms": 0.7, "p95_ms": 0.9}, "recall_at_k_vs_flat": 0.97,
+                         "params": {"M": 32, "efSearch": 128}},
+            },
+            "systems": {"LangChain EnsembleRetriever": {"p50_ms": 40.0, "p95_ms": 55.0}},
+        }
+    },
+}  # fmt: skip
+
+
+def test_report_renders_results_and_marks_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    monkeypatch.setattr(report, "RESULTS", results)
+    _write(results, "scale", SCALE)
+    _write(results, "eval", {
+        "dataset": "sec10q", "model": "m.gguf", "by_type": {},
+        "summary": {"questions": 4, "scored": 4, "hit_at_k": 0.75, "mrr": 0.5, "citation_validity": 1.0,
+                    "token_f1": 0.25, "numeric_match": None, "false_refusal_rate": 0.0,
+                    "correct_refusal_rate": 1.0, "page_hit": None, "latency_p50_s": 2.0,
+                    "latency_p95_s": 3.0, "ttft_p50_s": 1.0},
+    })  # fmt: skip
+    (results / "eval.notes.md").write_text("Limited by the 270M model.")
+    _write(results, "run", {"mode": "quick", "total_seconds": 12.5, "steps": [
+        {"step": "scale", "mode": "quick", "seconds": 10.0, "exit_code": 0, "command": "python -m bench.scale"},
+        {"step": "ingest", "mode": "quick", "seconds": 2.5, "exit_code": 1, "command": "python -m bench.ingest"},
+    ]})  # fmt: skip
+    text = report.write_report(tmp_path / "docs" / "benchmarks.md").read_text()
+    assert "Not run yet (no `bench/results/ingest.json`)" in text
+    assert (
+        "Command: `python -m bench.scale --x`; run 2026-01-01T00:00:00+0000 on Test CPU (2 cores, 8 GB)"
+        in text
+    )
+    assert (
+        "| 10000 | hnsw {'M': 32, 'efSearch': 128} | IndexHNSWFlat | 3.0 | 25.0 | 17.0 | 0.3 | 0.5 | 0.7 | 0.9 | 0.97 |"
+        in text
+    )
+    assert "| 10000 | LangChain EnsembleRetriever | 40.0 | 55.0 |" in text
+    assert "| citation validity (cited sources retrieved, file+page) | 1.000 |" in text
+    assert "| ingest | quick | 2.5 | FAILED (1) | `python -m bench.ingest` |" in text
+    assert "Limited by the 270M model." in text
+    for png in ("bench-eval.png", "bench-latency.png"):
+        assert f"](img/{png})" in text and (tmp_path / "docs" / "img" / png).stat().st_size > 1000
+
+
+def test_latency_series_merges_both_benchmarks() -> None:
+    retrieval = {
+        "latency": {
+            "10000": {"citewise full": {"p50_ms": 30.0}},
+            "100000": {"citewise full": {"p50_ms": 90.0}},
+        }
+    }
+    series = report.latency_series(retrieval, SCALE)
+    assert series["citewise full"] == [(10000, 30.0), (100000, 90.0)]
+    assert series["FaissVectorStore hnsw search"] == [(10000, 0.7)]
+    assert series["raw FAISS IndexFlatIP"] == [(10000, 1.0)]
+    assert series["LangChain EnsembleRetriever"] == [(10000, 40.0)]

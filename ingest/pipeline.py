@@ -133,6 +133,7 @@ class IngestPipeline:
         self.max_file_bytes = int(max_file_mb * 1024 * 1024)
         self.checkpoint_s = checkpoint_s
         self.prefetch = max(1, prefetch)
+        self._seen: dict[Path, tuple[int, int]] = {}  # (size, mtime_ns) when a file was hashed
 
     def run(
         self,
@@ -185,7 +186,7 @@ class IngestPipeline:
                 if st.st_size > self.max_file_bytes:
                     raise IngestError(
                         f"file is {st.st_size / 2**20:.1f} MB, over the "
-                        f"{self.max_file_bytes / 2**20:.0f} MB limit",
+                        f"{self.max_file_bytes / 2**20:g} MB limit",
                         path,
                     )
                 record = self.store.docstore.document(doc_id_for(path))
@@ -202,6 +203,7 @@ class IngestPipeline:
                         },
                     )
                     continue
+                self._seen[path] = (st.st_size, st.st_mtime_ns)
                 digest = file_hash(path)
                 if record and record.content_hash == digest:
                     report.outcomes.append(
@@ -237,6 +239,7 @@ class IngestPipeline:
         existed = self.store.docstore.document(doc_id) is not None
         try:
             doc = future.result()
+            self._check_unchanged(path)
             report.add_time("parse_wait", time.perf_counter() - t0)
             chunks, children = self._chunk(doc, path, doc_id, content_hash, report)
             vectors = self._embed(children, report)
@@ -264,6 +267,16 @@ class IngestPipeline:
             seconds=time.perf_counter() - t0,
             warnings=tuple(doc.warnings) + tuple(notes),
         )
+
+    def _check_unchanged(self, path: Path) -> None:
+        """Refuse text read from a file that changed or vanished since it was hashed."""
+        before = self._seen.pop(path, None)
+        try:
+            st = path.stat()
+        except OSError as e:
+            raise IngestError(f"file disappeared while being read: {e.strerror or e}", path) from e
+        if before is not None and (st.st_size, st.st_mtime_ns) != before:
+            raise IngestError("file changed while being read; the next ingest reads it again", path)
 
     def _chunk(
         self, doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, report: IngestReport

@@ -48,3 +48,23 @@ def hash_services(tmp_path: Path, spacy_extractor: Any, monkeypatch: pytest.Monk
     yield make
     for service in opened:
         service.close()
+
+
+@pytest.fixture
+def real_services(tmp_path: Path, embedder: Any) -> Iterator[Any]:
+    """Factory of services with the session's real MiniLM embedder (graph off unless asked)."""
+    from app.service import Citewise
+
+    opened: list[Any] = []
+
+    def make(index: Path | None = None, **overrides: Any) -> Any:
+        overrides.setdefault("graph", {"enabled": False})
+        overrides.setdefault("llm", {"backend": "fake", "answer_mode": "extractive"})
+        service = Citewise.open(index or tmp_path / "index", cache_dir=tmp_path / "cache", **overrides)
+        service.__dict__["embedder"] = embedder
+        opened.append(service)
+        return service
+
+    yield make
+    for service in opened:
+        service.close()

@@ -125,16 +125,22 @@ class SQLiteDocStore:
             self._conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together and bumps the generation."""
+    def transaction(self, *, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together.
+
+        Args:
+            bump: Advance the generation (the FAISS cache's freshness stamp). Writes that do not
+                change chunks or vectors (metadata, counters) pass False.
+        """
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
-                self._conn.execute(
-                    "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
-                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-                )
+                if bump:
+                    self._conn.execute(
+                        "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                    )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -148,7 +154,7 @@ class SQLiteDocStore:
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a meta value in its own transaction."""
-        with self.transaction() as conn:
+        with self.transaction(bump=False) as conn:
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
@@ -211,7 +217,7 @@ class SQLiteDocStore:
 
     def set_entity_count(self, doc_id: str, n_entities: int, extra: dict[str, Any] | None = None) -> None:
         """Record how many graph entities a document contributed (and notes) after extraction."""
-        with self.transaction() as conn:
+        with self.transaction(bump=False) as conn:
             conn.execute("UPDATE documents SET n_entities = ? WHERE doc_id = ?", (n_entities, doc_id))
             if extra is not None:
                 conn.execute("UPDATE documents SET extra = ? WHERE doc_id = ?", (json.dumps(extra), doc_id))

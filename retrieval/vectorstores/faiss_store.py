@@ -77,7 +77,8 @@ class FaissVectorStore(VectorStore):
         """The FAISS index, loaded from disk or rebuilt from stored vectors when stale."""
         with self._lock:
             generation = self.docstore.generation
-            if self._index is None or (self.read_only and self._index_generation != generation):
+            # Another process (a CLI ingest while the UI runs) may have written since we loaded.
+            if self._index is None or self._index_generation != generation:
                 self._index = self._load_or_rebuild(generation)
                 self._index_generation = generation
             return self._index
@@ -179,6 +180,7 @@ class FaissVectorStore(VectorStore):
             index = self.index
             with self.docstore.transaction() as conn:
                 removed, added = self.docstore.replace_document(conn, record, chunks, vectors)
+            self._index_generation = self.docstore.generation  # our own write: the cache stays current
             self._remove_ids(index, removed)
             if added:
                 index.add_with_ids(
@@ -193,6 +195,7 @@ class FaissVectorStore(VectorStore):
                 return False
             with self.docstore.transaction() as conn:
                 removed = self.docstore.delete_document(conn, doc_id)
+            self._index_generation = self.docstore.generation
             self._remove_ids(index, removed)
             return True
 

@@ -136,3 +136,30 @@ def test_refuses_vectors_of_another_model_and_missing_indexes(tmp_path: Path, ha
         FaissVectorStore(tmp_path, HashEmbedder(dim=32)).check_embedder()
     with pytest.raises(VectorStoreError, match="no index at"):
         FaissVectorStore(tmp_path / "missing", hash_embedder, read_only=True)
+
+
+def test_a_store_sees_writes_made_through_another_handle(tmp_path: Path, hash_embedder) -> None:
+    ui = filled(tmp_path, hash_embedder)  # e.g. the UI's long-lived store
+    reader = FaissVectorStore(tmp_path, hash_embedder, read_only=True)
+    assert ui.count() == reader.count() == 96
+    cli = FaissVectorStore(tmp_path, hash_embedder)  # e.g. an `ingest` run in another process
+    record, _ = docs()[0]
+    fresh = [
+        Chunk(
+            id="doc0-x",
+            doc_id="doc0",
+            text="volcano ash cloud",
+            source=record.source,
+            file_name=record.file_name,
+            file_type="pdf",
+        )
+    ]
+    cli.replace_document(record, fresh, hash_embedder.embed([fresh[0].text]))
+    cli.delete_document("doc1")
+    query = hash_embedder.embed_query("volcano ash cloud")
+    for store in (ui, reader):
+        assert store.count() == 96 - 12 - 12 + 1
+        assert store.search_by_vector(query, k=1)[0][0].id == "doc0-x"
+    generation = ui.docstore.generation
+    ui.docstore.set_entity_count("doc0", 3)  # bookkeeping does not invalidate the vector cache
+    assert ui.docstore.generation == generation

@@ -48,6 +48,8 @@ def split_sentences(text: str) -> list[str]:
 class RedundancyFilter(BaseDocumentCompressor):
     """Drops documents that repeat an earlier one: same parent, or embeddings above a threshold.
 
+    Uses ``metadata["embedding"]`` when every document carries one, else embeds the texts.
+
     Args:
         embedder: Embeds the documents' text.
         similarity_threshold: Cosine similarity above which a later document counts as a copy.
@@ -73,7 +75,11 @@ class RedundancyFilter(BaseDocumentCompressor):
             unique.append(doc)
         if len(unique) < 2:
             return unique
-        vecs = self.embedder.embed([d.page_content for d in unique])
+        given = [d.metadata.get("embedding") for d in unique]
+        if all(v is not None for v in given):  # stored vectors handed in by the retriever: no model call
+            vecs = np.asarray(given, dtype=np.float32)
+        else:
+            vecs = self.embedder.embed([d.page_content for d in unique])
         kept: list[int] = []
         for i in range(len(unique)):
             if not kept or float(np.max(vecs[kept] @ vecs[i])) <= self.similarity_threshold:
@@ -88,7 +94,9 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
     least ``relative`` times the best sentence's (of the same document); the best sentence is always
     kept. ``window`` also keeps that many neighbours on each side of a kept sentence. Kept sentences
     stay in document order. Documents whose best sentence is below ``drop_below`` are dropped.
-    The original text moves to ``metadata["full_text"]``.
+    The original text moves to ``metadata["full_text"]``. Pieces longer than ``max_words`` (tables,
+    lists) are cut into runs of that many words, and only the first ``embed_chars`` characters of a piece are
+    embedded: this bounds the model work per query.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -99,6 +107,8 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
     window: Annotated[int, Field(ge=0)] = 0
     max_sentences: Annotated[int, Field(ge=1)] = 8
     drop_below: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
+    max_words: Annotated[int, Field(ge=5)] = 60
+    embed_chars: Annotated[int, Field(ge=20)] = 300
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
@@ -106,8 +116,8 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
         """One Document per input (minus dropped ones) whose text is the kept sentences."""
         if not documents:
             return []
-        per_doc = [split_sentences(d.page_content) for d in documents]
-        flat = [s for sents in per_doc for s in sents]
+        per_doc = [_split_long(split_sentences(d.page_content), self.max_words) for d in documents]
+        flat = [s[: self.embed_chars] for sents in per_doc for s in sents]
         if not flat:
             return list(documents)
         sims = self.embedder.embed(flat) @ self.embedder.embed_query(query)
@@ -136,6 +146,18 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
         for i in list(chosen):
             chosen.update(range(max(0, i - self.window), min(len(sims), i + self.window + 1)))
         return sorted(chosen)
+
+
+def _split_long(sentences: list[str], max_words: int) -> list[str]:
+    """Cut pieces over ``max_words`` words (tables, lists without full stops) into runs of that size."""
+    out: list[str] = []
+    for sent in sentences:
+        words = sent.split()
+        if len(words) <= max_words:
+            out.append(sent)
+        else:
+            out.extend(" ".join(words[i : i + max_words]) for i in range(0, len(words), max_words))
+    return out
 
 
 _LLM_EXTRACT_PROMPT = """Pick the sentences that help answer the question. Reply with their numbers only.

@@ -69,6 +69,9 @@ class GraphRetriever:
         neighbor_weight: Score a chunk gets per neighbouring entity it mentions (seeds give 1.0).
         path_weight: Score of a chunk that is evidence of a relation on a path between two seeds.
         similarity_weight: Weight of the dense similarity term when a ``similarity`` is given.
+        max_path_pairs: Pairs of linked entities (best linked first) searched for a path; each search
+            is a graph traversal, the most expensive step.
+        max_hops: Longest path searched.
     """
 
     def __init__(
@@ -82,6 +85,8 @@ class GraphRetriever:
         neighbor_weight: float = 0.5,
         path_weight: float = 2.0,
         similarity_weight: float = 0.5,
+        max_path_pairs: int = 1,
+        max_hops: int = 3,
     ) -> None:
         if not 0 <= match_threshold <= 100:
             raise ValueError(f"match_threshold must be in [0, 100], got {match_threshold!r}")
@@ -95,6 +100,7 @@ class GraphRetriever:
         self.max_seeds, self.max_candidates = max_seeds, max_candidates
         self.neighbor_weight, self.path_weight = neighbor_weight, path_weight
         self.similarity_weight = similarity_weight
+        self.max_path_pairs, self.max_hops = max_path_pairs, max_hops
 
     @property
     def nlp(self) -> Any:
@@ -213,9 +219,9 @@ class GraphRetriever:
     def _add_paths(self, seeds: Sequence[Entity], scores: dict[str, float]) -> str:
         """Evidence chunks of shortest paths between pairs of seeds; returns a description or ''."""
         described = ""
-        pairs = [(a, b) for i, a in enumerate(seeds[:3]) for b in seeds[i + 1 : 3]]
+        pairs = [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1 :]][: self.max_path_pairs]
         for a, b in pairs:
-            path = self.graph.shortest_path(a.id, b.id, max_hops=4)
+            path = self.graph.shortest_path(a.id, b.id, max_hops=self.max_hops)
             if not path.relations:
                 continue
             for rel in path.relations:

@@ -147,7 +147,7 @@ class HybridRetriever(BaseRetriever):
         if cfg.parents:
             hits = self._with_parents(hits)
         if cfg.compression and self.compressor is not None:
-            hits = self._compress(content, hits)
+            hits = self._compress(content, hits, {h.chunk.id: vecs[i] for i, h in enumerate(fused)})
         return RetrievalResult(tuple(hits), content, flt, best, tuple(notes))
 
     def _get_relevant_documents(
@@ -279,13 +279,22 @@ class HybridRetriever(BaseRetriever):
         parents = {c.id: c for c in self.store.get_chunks(parent_ids)} if parent_ids else {}
         return [replace(h, parent=parents.get(h.chunk.parent_id or "")) for h in hits]
 
-    def _compress(self, content: str, hits: list[Hit]) -> list[Hit]:
-        """Run the compressor over each hit's parent text; hits it drops are dropped."""
+    def _compress(self, content: str, hits: list[Hit], vectors: dict[str, np.ndarray]) -> list[Hit]:
+        """Run the compressor over each hit's parent text; hits it drops are dropped.
+
+        Each Document carries the hit's stored vector as ``metadata["embedding"]`` so the
+        redundancy filter compares hits without embedding them again.
+        """
         assert self.compressor is not None
         docs = [
             Document(
                 page_content=h.answer_text,
-                metadata={"hit": i, "id": h.chunk.id, "parent_id": h.chunk.parent_id or h.chunk.id},
+                metadata={
+                    "hit": i,
+                    "id": h.chunk.id,
+                    "parent_id": h.chunk.parent_id or h.chunk.id,
+                    "embedding": vectors.get(h.chunk.id),
+                },
                 id=h.chunk.id,
             )
             for i, h in enumerate(hits)

@@ -87,3 +87,24 @@ def test_pipeline_plugs_into_contextual_compression_retriever(hash_embedder: Any
     )
     docs = retriever.invoke("How much did Nvidia revenue grow?")
     assert [d.page_content for d in docs] == ["Nvidia revenue grew 88 percent in the third quarter."]
+
+
+def test_redundancy_filter_uses_given_embeddings_without_calling_the_model(hash_embedder: Any) -> None:
+    same, other = [1.0, 0.0], [0.0, 1.0]
+    docs = [
+        Document(page_content="first text", metadata={"parent_id": "p1", "embedding": same}),
+        Document(page_content="entirely different words", metadata={"parent_id": "p2", "embedding": same}),
+        Document(page_content="third", metadata={"parent_id": "p3", "embedding": other}),
+    ]
+    out = RedundancyFilter(embedder=hash_embedder).compress_documents(docs, "q")
+    assert [d.metadata["parent_id"] for d in out] == ["p1", "p3"] and hash_embedder.calls == []
+
+
+def test_long_pieces_are_cut_and_only_their_prefix_is_embedded(hash_embedder: Any) -> None:
+    table = " ".join(f"cell{i}" for i in range(25)) + " revenue 512"
+    extractor = EmbeddingSentenceExtractor(
+        embedder=hash_embedder, max_words=10, embed_chars=40, min_similarity=0.1
+    )
+    out = extractor.compress_documents([Document(page_content=table)], "cell21 revenue")
+    assert out[0].page_content == "cell20 cell21 cell22 cell23 cell24 revenue 512"
+    assert out[0].metadata["kept_sentences"] == 1

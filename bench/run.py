@@ -23,47 +23,123 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, RESULTS, shared_data, write_result
 
-INDEX = RESULTS / "cache" / "sec10q-index"
-LOGS = RESULTS / "cache" / "logs"  # git-ignored, like the cached indexes
+CACHE = RESULTS / "cache"  # git-ignored: built indexes and logs
+INDEX = CACHE / "sec10q-index"
+LOGS = CACHE / "logs"
+QUICK_FILES = "2023 Q3 *.pdf"  # the quick set's sec10q subset: the five latest filings
 
-# (step, module, quick args, full args); "{index}" is replaced by the cached sec10q index.
+# (step, module, quick args, full args). Placeholders: {data} the sec10q folder, {cache} where
+# indexes are cached, {index} the ingested sec10q index (the retrieval step builds it first).
 STEPS: list[tuple[str, str, list[str], list[str]]] = [
     ("ingest", "bench.ingest", ["--limit", "2"], []),
     ("graph", "bench.graph_eval", ["--limit", "60"], []),
     (
         "retrieval",
         "bench.retrieval",
-        ["--limit", "40", "--sizes", "10000", "--latency-queries", "30"],
-        ["--sizes", "10000", "100000"],
+        [
+            "--data",
+            "{data}",
+            "--cache",
+            "{cache}",
+            "--limit",
+            "40",
+            "--sizes",
+            "10000",
+            "--latency-queries",
+            "30",
+        ],
+        ["--data", "{data}", "--cache", "{cache}", "--sizes", "10000", "100000"],
     ),
     (
         "scale",
         "bench.scale",
-        ["--sizes", "10000", "--queries", "30"],
-        ["--sizes", "10000", "100000", "1000000", "--queries", "100"],
+        ["--data", "{data}", "--cache", "{cache}", "--sizes", "10000", "--queries", "30"],
+        [
+            "--data",
+            "{data}",
+            "--cache",
+            "{cache}",
+            "--sizes",
+            "10000",
+            "100000",
+            "1000000",
+            "--systems-at",
+            "1000000",
+        ],
     ),
     (
         "answer",
         "bench.answer",
-        ["--runs", "1", "--max-tokens", "32", "--index", "{index}", "--limit", "8"],
-        ["--runs", "3", "--index", "{index}", "--limit", "195"],
+        ["--runs", "1", "--max-tokens", "32"],
+        ["--runs", "3", "--index", "{index}", "--limit", "60"],
     ),
-    ("eval", "bench.run", ["--eval-step", "--limit", "12"], ["--eval-step"]),
+    (
+        "eval",
+        "bench.run",
+        ["--eval-step", "--data", "{data}", "--index", "{index}", "--limit", "4"],
+        ["--eval-step", "--data", "{data}", "--index", "{index}"],
+    ),
 ]
 
 
-def step_command(module: str, args: list[str], model: Path | None) -> list[str]:
-    """The argv of one step (``{index}`` filled in, ``--model`` passed to the answer steps)."""
-    argv = [a.replace("{index}", str(INDEX)) for a in args]
-    if model is not None and module == "bench.answer":
-        argv += ["--model", str(model)]
-    if model is not None and "--eval-step" in argv:
+def quick_data(shared: Path, root: Path) -> Path:
+    """A sec10q folder of the :data:`QUICK_FILES` filings (copies) and the questions about them only.
+
+    A question is kept when its ``Source Docs`` globs match at least one of these filings and no
+    other, so hit@k stays meaningful on the subset.
+    """
+    import csv
+    import fnmatch
+    import shutil
+
+    source = shared / "sec10q"
+    every = sorted(p.name for p in (source / "docs").glob("*.pdf"))
+    kept = [n for n in every if fnmatch.fnmatchcase(n, QUICK_FILES)]
+    docs = root / "sec10q" / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name in kept:
+        if not (docs / name).exists():  # copies, not links: nothing may ever write to the shared data
+            shutil.copy2(source / "docs" / name, docs / name)
+    with (source / "qna_data.csv").open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], list(reader)
+
+    def about_subset(row: dict[str, str]) -> bool:
+        globs = [g.strip() for g in row.get("Source Docs", "").replace("\n", ",").split(",") if g.strip()]
+        hits = {n for n in every for g in globs if fnmatch.fnmatchcase(n, g)}
+        return bool(hits) and hits <= set(kept)
+
+    with (root / "sec10q" / "qna_data.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(r for r in rows if about_subset(r))
+    return root / "sec10q"
+
+
+def placeholders(full: bool) -> dict[str, Path]:
+    """``{data}``, ``{cache}`` and ``{index}`` for the full or the quick set."""
+    if full:
+        return {"data": shared_data() / "sec10q", "cache": CACHE, "index": INDEX}
+    return {
+        "data": quick_data(shared_data(), Path(tempfile.gettempdir()) / "citewise-bench-quick"),
+        "cache": CACHE / "quick",
+        "index": CACHE / "quick" / "sec10q-index",
+    }
+
+
+def step_command(module: str, args: list[str], model: Path | None, paths: dict[str, Path]) -> list[str]:
+    """The argv of one step (placeholders filled in, ``--model`` passed to the answer steps)."""
+    argv = list(args)
+    for key, value in paths.items():
+        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
+    if model is not None and (module == "bench.answer" or "--eval-step" in argv):
         argv += ["--model", str(model)]
     return [sys.executable, "-m", module, *argv]
 
@@ -92,13 +168,13 @@ def _quote(arg: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ eval step
-def eval_step(limit: int | None, model: Path | None, data: Path) -> int:
+def eval_step(limit: int | None, model: Path | None, data: Path | None = None, index: Path = INDEX) -> int:
     """``citewise eval`` over sec10q (+ unanswerable questions) on the cached index; writes eval.json."""
     from app.evaluation import evaluate, summarize
     from app.service import Citewise
     from bench.datasets import SEC10Q_UNANSWERABLE, load_sec10q
 
-    items = load_sec10q(data / "qna_data.csv", unanswerable=True)
+    items = load_sec10q((data or shared_data() / "sec10q") / "qna_data.csv", unanswerable=True)
     answerable, unanswerable = items[: -len(SEC10Q_UNANSWERABLE)], items[-len(SEC10Q_UNANSWERABLE) :]
     if limit:  # an even spread over the file, so every question type is represented
         answerable = answerable[:: max(1, len(answerable) // limit)][:limit]
@@ -107,15 +183,15 @@ def eval_step(limit: int | None, model: Path | None, data: Path) -> int:
     overrides: dict[str, Any] = {"answer_mode": "llm"}
     if model is not None:
         overrides["model_path"] = model
-    service = Citewise.open(INDEX, read_only=True, llm=overrides)
+    service = Citewise.open(index, read_only=True, llm=overrides)
     results = list(evaluate(service, items))
     by_type: dict[str, Any] = {}
     for kind in sorted({r.type for r in results}):
         by_type[kind] = summarize([r for r in results if r.type == kind])
     payload = {
-        "dataset": "sec10q qna_data.csv + bench.datasets.SEC10Q_UNANSWERABLE",
+        "dataset": f"{(data or shared_data() / 'sec10q') / 'qna_data.csv'} + bench.datasets.SEC10Q_UNANSWERABLE",
         "model": str(model) if model else "bundled Gemma 3 270M (Q4_K_M)",
-        "index": str(INDEX.relative_to(REPO)),
+        "index": str(index.relative_to(REPO)) if index.is_relative_to(REPO) else str(index),
         "summary": summarize(results, total=len(items)),
         "by_type": by_type,
         "results": [r.model_dump() for r in results],
@@ -124,6 +200,8 @@ def eval_step(limit: int | None, model: Path | None, data: Path) -> int:
         "--eval-step",
         *(["--limit", str(limit)] if limit else []),
         *(["--model", str(model)] if model else []),
+        *(["--index", str(index)] if index != INDEX else []),
+        *(["--data", str(data)] if data else []),
     ]
     write_result("eval", payload, "python -m bench.run " + " ".join(argv))
     service.close()
@@ -147,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="a GGUF file for the answer and eval steps")
     parser.add_argument("--eval-step", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=Path, default=INDEX, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.eval_step:
-        return eval_step(args.limit, args.model, shared_data() / "sec10q")
+        return eval_step(args.limit, args.model, args.data, args.index)
     if not args.report_only:
         if not (shared_data() / "sec10q" / "qna_data.csv").is_file():
             print(f"no shared data at {shared_data()}: set CITEWISE_SHARED_DATA", file=sys.stderr)
@@ -157,23 +237,53 @@ def main(argv: list[str] | None = None) -> int:
         record_run(args, "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv))
     from bench.report import write_report
 
-    print(f"[bench] report: {write_report()}")
+    print(f"[bench] report: {write_report(prefer='full' if args.full or args.report_only else 'quick')}")
     return 0
 
 
+RESULT_NAMES = {"graph": "graph_eval"}  # a step's results file, when not named after the step
+QUICK = RESULTS / "quick"  # the quick set's results: never overwrite the full set's
+
+
+def run_quick_step(name: str, argv: list[str]) -> dict[str, Any]:
+    """Run a step of the quick set; its results file goes to ``bench/results/quick/``.
+
+    The benchmarks write ``bench/results/<name>.json``; a full result already there is set aside
+    for the step and put back afterwards, so ``make bench`` never replaces committed full results.
+    """
+    result = RESULTS / f"{RESULT_NAMES.get(name, name)}.json"
+    aside = CACHE / f"full-{result.name}"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    QUICK.mkdir(parents=True, exist_ok=True)
+    if result.exists():
+        os.replace(result, aside)
+    try:
+        record = run_step(name, argv, LOGS)
+        if result.exists():
+            os.replace(result, QUICK / result.name)
+    finally:
+        if aside.exists():
+            os.replace(aside, result)
+    return record
+
+
 def record_run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    """Run the selected steps and write ``bench/results/run.json`` (steps not run this time are kept)."""
+    """Run the selected steps and write ``run.json`` (in ``quick/`` for the quick set; steps not run are kept)."""
     mode = "full" if args.full else "quick"
     chosen = [s for s in STEPS if (not args.only or s[0] in args.only) and s[0] not in args.skip]
-    previous = RESULTS / "run.json"
+    paths = placeholders(args.full)
+    previous = (RESULTS if args.full else QUICK) / "run.json"
     steps = {s["step"]: s for s in json.loads(previous.read_text())["steps"]} if previous.exists() else {}
     t0 = time.perf_counter()
     for name, module, quick, full in chosen:
-        argv = step_command(module, full if args.full else quick, args.model)
-        steps[name] = {**run_step(name, argv, LOGS), "mode": mode}
+        argv = step_command(module, full if args.full else quick, args.model, paths)
+        record = run_step(name, argv, LOGS) if args.full else run_quick_step(name, argv)
+        steps[name] = {**record, "mode": mode}
     ordered = [steps[s[0]] for s in STEPS if s[0] in steps]
     payload = {"mode": mode, "total_seconds": round(time.perf_counter() - t0, 1), "steps": ordered}
-    write_result("run", payload, command)
+    path = write_result("run", payload, command)
+    if not args.full:
+        os.replace(path, QUICK / "run.json")
     return ordered
 
 

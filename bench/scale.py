@@ -2,7 +2,7 @@
 
     python -m bench.scale                                    # 10k, 100k, 1M; flat, hnsw, ivf
     python -m bench.scale --sizes 10000 --queries 30         # quick
-    python -m bench.scale --sizes 1000000 --systems          # plus the side-by-side systems at 1M
+    python -m bench.scale --sizes 1000000 --systems-at 1000000   # plus the side-by-side systems at 1M
 
 The corpora are the real sec10q chunks (ingested once into ``bench/results/cache/sec10q-index``)
 replicated beyond the real corpus by :func:`bench.retrieval.replicated_stores`: copy 0 is the real
@@ -15,7 +15,7 @@ For every size and every ``index_type`` of :class:`retrieval.vectorstores.faiss_
 per size: index build time from the stored vectors, resident memory the index added, serialized
 index size, p50/p95 of ``search_by_vector`` (FAISS + docstore fetch) and of the bare FAISS search,
 and recall@k of the approximate indexes against the exact one on the same real questions. Raw
-FAISS (``IndexFlatIP`` over a numpy matrix, no ids, no docstore) is the floor. ``--systems`` also
+FAISS (``IndexFlatIP`` over a numpy matrix, no ids, no docstore) is the floor. ``--systems-at SIZE`` also
 runs the retrieval benchmark's side-by-side (full citewise retriever, LangChain
 ``EnsembleRetriever(BM25Retriever, FAISS)``, raw FAISS) at the sizes given.
 """
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sizes": {},
     }
     for size in sorted(args.sizes):
-        extra = ["--systems"] if args.systems else []
+        extra = ["--systems"] if size in args.systems_at else []
         out["sizes"][str(size)] = run_variant(
             "bench.scale", "--one", str(size), "--data", str(args.data), "--cache", str(args.cache),
             "--queries", str(args.queries), "--k", str(args.k), "--threads", str(args.threads),
@@ -274,11 +274,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index-types", nargs="+", choices=INDEX_TYPES, default=list(INDEX_TYPES))
     parser.add_argument("--queries", type=int, default=100, help="sec10q questions timed per index")
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--systems", action="store_true", help="also the side-by-side retrievers")
+    parser.add_argument(
+        "--systems-at",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes at which to time the side-by-side retrievers too",
+    )
     parser.add_argument("--threads", type=int, default=1, help="FAISS OpenMP threads per search")
     parser.add_argument("--data", type=Path, default=shared_data() / "sec10q", help="the sec10q folder")
     parser.add_argument("--cache", type=Path, default=CACHE, help="where built indexes are cached")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--systems", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

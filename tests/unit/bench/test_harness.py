@@ -17,18 +17,43 @@ def test_quick_and_full_steps_cover_every_benchmark() -> None:
     names = [s[0] for s in run.STEPS]
     assert names == ["ingest", "graph", "retrieval", "scale", "answer", "eval"]
     quick = {name: args for name, _, args, _ in run.STEPS}
-    assert quick["scale"][:2] == ["--sizes", "10000"]
+    assert quick["scale"][-4:] == ["--sizes", "10000", "--queries", "30"]
     full = {name: args for name, _, _, args in run.STEPS}
-    assert "1000000" in full["scale"]
+    assert "1000000" in full["scale"] and "--limit" not in full["retrieval"]
 
 
-def test_step_command_fills_the_index_and_passes_the_model(tmp_path: Path) -> None:
+def test_step_command_fills_placeholders_and_passes_the_model(tmp_path: Path) -> None:
     model = tmp_path / "mistral.gguf"
-    argv = run.step_command("bench.answer", ["--index", "{index}", "--limit", "8"], model)
+    paths = {"data": tmp_path / "d", "cache": tmp_path / "c", "index": tmp_path / "c" / "idx"}
+    argv = run.step_command("bench.answer", ["--index", "{index}", "--limit", "8"], model, paths)
     assert argv[:3] == [sys.executable, "-m", "bench.answer"]
-    assert argv[3:] == ["--index", str(run.INDEX), "--limit", "8", "--model", str(model)]
-    assert run.step_command("bench.ingest", ["--limit", "2"], model)[3:] == ["--limit", "2"]
-    assert run.step_command("bench.run", ["--eval-step"], model)[-2:] == ["--model", str(model)]
+    assert argv[3:] == ["--index", str(tmp_path / "c" / "idx"), "--limit", "8", "--model", str(model)]
+    assert run.step_command("bench.ingest", ["--limit", "2"], model, paths)[3:] == ["--limit", "2"]
+    argv = run.step_command("bench.run", ["--eval-step", "--data", "{data}"], model, paths)
+    assert argv[3:] == ["--eval-step", "--data", str(tmp_path / "d"), "--model", str(model)]
+
+
+def test_quick_data_keeps_the_subset_and_its_questions(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    docs = shared / "sec10q" / "docs"
+    docs.mkdir(parents=True)
+    for name in ("2023 Q3 AAPL.pdf", "2023 Q2 AAPL.pdf", "2023 Q3 NVDA.pdf"):
+        (docs / name).write_bytes(b"%PDF-1.4 " + name.encode())
+    (shared / "sec10q" / "qna_data.csv").write_text(
+        "Question,Source Docs,Question Type,Source Chunk Type,Answer\n"
+        "q1,*2023 Q3 AAPL*,Single-Doc Single-Chunk RAG,Text,a1\n"
+        "q2,*AAPL*,Multi-Doc RAG,Text,a2\n"  # also matches the Q2 filing: dropped
+        '"q3","*2023 Q3 AAPL*, *2023 Q3 NVDA*",Multi-Doc RAG,Table,a3\n'
+        "q4,*INTC*,Single-Doc Single-Chunk RAG,Text,a4\n",  # matches nothing: dropped
+        encoding="utf-8",
+    )
+    out = run.quick_data(shared, tmp_path / "quick")
+    assert sorted(p.name for p in (out / "docs").iterdir()) == ["2023 Q3 AAPL.pdf", "2023 Q3 NVDA.pdf"]
+    assert (out / "docs" / "2023 Q3 AAPL.pdf").read_bytes() == b"%PDF-1.4 2023 Q3 AAPL.pdf"
+    from bench.datasets import load_sec10q
+
+    assert [i.question for i in load_sec10q(out / "qna_data.csv")] == ["q1", "q3"]
+    run.quick_data(shared, tmp_path / "quick")  # a second call reuses the copies
 
 
 def test_run_step_records_exit_code_and_log(tmp_path: Path) -> None:
@@ -132,3 +157,41 @@ def test_latency_series_merges_both_benchmarks() -> None:
     assert series["FaissVectorStore hnsw search"] == [(10000, 0.7)]
     assert series["raw FAISS IndexFlatIP"] == [(10000, 1.0)]
     assert series["LangChain EnsembleRetriever"] == [(10000, 40.0)]
+
+
+def test_quick_step_never_replaces_full_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    monkeypatch.setattr(run, "RESULTS", results)
+    monkeypatch.setattr(run, "CACHE", results / "cache")
+    monkeypatch.setattr(run, "QUICK", results / "quick")
+    monkeypatch.setattr(run, "LOGS", results / "cache" / "logs")
+    results.mkdir()
+    (results / "graph_eval.json").write_text('{"set": "the committed full run"}')
+    writes = (
+        f"from pathlib import Path; Path({str(results / 'graph_eval.json')!r}).write_text('{{\"n\": 60}}')"
+    )
+    record = run.run_quick_step("graph", [sys.executable, "-c", writes])
+    assert record["exit_code"] == 0
+    assert json.loads((results / "graph_eval.json").read_text()) == {"set": "the committed full run"}
+    assert json.loads((results / "quick" / "graph_eval.json").read_text()) == {"n": 60}
+    failing = run.run_quick_step("graph", [sys.executable, "-c", "raise SystemExit(1)"])
+    assert failing["exit_code"] == 1
+    assert json.loads((results / "graph_eval.json").read_text()) == {"set": "the committed full run"}
+
+
+def test_report_prefers_the_chosen_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    monkeypatch.setattr(report, "RESULTS", results)
+    _write(results, "scale", SCALE)
+    quick = {**SCALE, "queries": 3}
+    _write(results / "quick", "scale", quick)
+    assert report.load("scale")["queries"] == 5 and report.load("scale")["set"] == "full"
+    assert report.load("scale", "quick")["queries"] == 3
+    assert report.load("eval", "quick") is None
+    text = report.write_report(tmp_path / "b.md", prefer="quick").read_text()
+    assert (
+        "**quick set.** Command: `python -m bench.scale --x`" in text
+        and "k=10, 3 real sec10q questions" in text
+    )
+    with pytest.raises(ValueError, match="full or quick"):
+        report.write_report(tmp_path / "b.md", prefer="both")

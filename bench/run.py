@@ -7,8 +7,11 @@
 
 Each step runs as its own ``python -m bench.<name> ...`` process (so one failing benchmark does not
 stop the others and memory figures do not mix) and writes ``bench/results/<name>.json`` with the
-machine, versions, command and timestamp. ``bench/results/run.json`` records which steps ran, with
-which command, how long they took and whether they failed; the report shows all of it.
+machine, versions, command and timestamp; the quick set's results are moved to
+``bench/results/quick/`` so they never replace the full set's. ``run.json`` (in either place)
+records which steps ran, with which command, how long they took and whether they failed; the
+report shows all of it. Step output goes to ``bench/results/cache/logs/<step>.log``. The exit
+status is 1 when a step failed (the report is written all the same).
 
 Steps, in order (retrieval builds the cached sec10q index that scale, answer and eval reuse):
 ingest, graph, retrieval, scale, answer, eval. The ``eval`` step is ``citewise eval`` on sec10q:
@@ -230,15 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.eval_step:
         return eval_step(args.limit, args.model, args.data, args.index)
+    failed: list[str] = []
     if not args.report_only:
         if not (shared_data() / "sec10q" / "qna_data.csv").is_file():
             print(f"no shared data at {shared_data()}: set CITEWISE_SHARED_DATA", file=sys.stderr)
             return 2
-        record_run(args, "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv))
+        steps = record_run(args, "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv))
+        failed = [s["step"] for s in steps if s["exit_code"] != 0]
     from bench.report import write_report
 
     print(f"[bench] report: {write_report(prefer='full' if args.full or args.report_only else 'quick')}")
-    return 0
+    if failed:
+        print(f"[bench] failed steps: {', '.join(failed)} (logs in {LOGS})", file=sys.stderr)
+    return 1 if failed else 0
 
 
 RESULT_NAMES = {"graph": "graph_eval"}  # a step's results file, when not named after the step
@@ -268,7 +275,11 @@ def run_quick_step(name: str, argv: list[str]) -> dict[str, Any]:
 
 
 def record_run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
-    """Run the selected steps and write ``run.json`` (in ``quick/`` for the quick set; steps not run are kept)."""
+    """Run the selected steps; write ``run.json`` (in ``quick/`` for the quick set), keeping steps not run.
+
+    Returns:
+        The records of the steps run this time.
+    """
     mode = "full" if args.full else "quick"
     chosen = [s for s in STEPS if (not args.only or s[0] in args.only) and s[0] not in args.skip]
     paths = placeholders(args.full)
@@ -284,7 +295,7 @@ def record_run(args: argparse.Namespace, command: str) -> list[dict[str, Any]]:
     path = write_result("run", payload, command)
     if not args.full:
         os.replace(path, QUICK / "run.json")
-    return ordered
+    return [steps[s[0]] for s in chosen]
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from retrieval.base import Embedder
 
@@ -96,7 +97,8 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
     stay in document order. Documents whose best sentence is below ``drop_below`` are dropped.
     The original text moves to ``metadata["full_text"]``. Pieces longer than ``max_words`` (tables,
     lists) are cut into runs of that many words, and only the first ``embed_chars`` characters of a piece are
-    embedded: this bounds the model work per query.
+    embedded: this bounds the model work per query. Piece vectors are kept in an LRU cache of
+    ``cache_size`` entries, so parents that come back are not embedded again.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -109,6 +111,8 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
     drop_below: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
     max_words: Annotated[int, Field(ge=5)] = 60
     embed_chars: Annotated[int, Field(ge=20)] = 300
+    cache_size: Annotated[int, Field(ge=0)] = 20_000
+    _cache: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
@@ -120,7 +124,7 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
         flat = [s[: self.embed_chars] for sents in per_doc for s in sents]
         if not flat:
             return list(documents)
-        sims = self.embedder.embed(flat) @ self.embedder.embed_query(query)
+        sims = self._embed_cached(flat) @ self.embedder.embed_query(query)
         out: list[Document] = []
         offset = 0
         for doc, sents in zip(documents, per_doc, strict=True):
@@ -136,6 +140,20 @@ class EmbeddingSentenceExtractor(BaseDocumentCompressor):
             meta = {**doc.metadata, "full_text": doc.page_content, "kept_sentences": len(keep)}
             meta["sentence_scores"] = [round(float(doc_sims[i]), 4) for i in keep]
             out.append(Document(page_content=text, metadata=meta, id=doc.id))
+        return out
+
+    def _embed_cached(self, pieces: list[str]) -> np.ndarray:
+        """Embed pieces through an LRU cache: the same parent sections come back question after question."""
+        cache = self._cache
+        todo = list(dict.fromkeys(p for p in pieces if p not in cache))
+        if todo:
+            for piece, vec in zip(todo, self.embedder.embed(todo), strict=True):
+                cache[piece] = vec
+        out = np.stack([cache[p] for p in pieces])
+        for piece in pieces:
+            cache.move_to_end(piece)
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
         return out
 
     def _select(self, sims: np.ndarray) -> list[int]:

@@ -108,3 +108,11 @@ def test_long_pieces_are_cut_and_only_their_prefix_is_embedded(hash_embedder: An
     out = extractor.compress_documents([Document(page_content=table)], "cell21 revenue")
     assert out[0].page_content == "cell20 cell21 cell22 cell23 cell24 revenue 512"
     assert out[0].metadata["kept_sentences"] == 1
+
+
+def test_piece_vectors_are_cached_between_questions(hash_embedder: Any) -> None:
+    extractor = EmbeddingSentenceExtractor(embedder=hash_embedder, cache_size=3)
+    extractor.compress_documents([Document(page_content=PARENT)], "Nvidia revenue")
+    assert hash_embedder.calls == [4, 1]  # four sentences, then the query
+    extractor.compress_documents([Document(page_content=PARENT)], "cats")
+    assert hash_embedder.calls == [4, 1, 1, 1]  # the one evicted sentence again, then the query

@@ -31,11 +31,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.common import RESULTS, peak_rss_mb, run_variant, shared_data, write_result
+
+if TYPE_CHECKING:
+    from retrieval.vectorstores.faiss_store import IndexType
 
 log = logging.getLogger("bench.scale")
 
@@ -108,7 +111,7 @@ def _faiss_class(index: Any) -> str:
 
 
 def measure_index(
-    store_dir: Path, embedder: Any, index_type: str, qvecs: np.ndarray, k: int
+    store_dir: Path, embedder: Any, index_type: IndexType, qvecs: np.ndarray, k: int
 ) -> dict[str, Any]:
     """Build one index type from the stored vectors and time searches on it."""
     import faiss

@@ -21,12 +21,8 @@ def open_service(index: Path, embedder: str, *, cache_dir: Path | None = None, *
     """A writable service on ``index`` with the hash or the bundled embedder and the fake LLM."""
     from app.service import Citewise
 
-    service = Citewise.open(
-        index,
-        cache_dir=cache_dir or index.parent / "cache",
-        llm={"backend": "fake", "answer_mode": "extractive"},
-        **overrides,
-    )
+    overrides.setdefault("llm", {"backend": "fake", "answer_mode": "extractive"})
+    service = Citewise.open(index, cache_dir=cache_dir or index.parent / "cache", **overrides)
     if embedder == "hash":
         from tests.fakes import HashEmbedder
 

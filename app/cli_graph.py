@@ -102,7 +102,10 @@ def graph(ctx: click.Context, index: Path | None) -> None:
     """Explore the knowledge graph: stats, entities, neighbourhoods, paths, export."""
     from app.cli import _open_service
 
-    ctx.obj = {"service": lambda: _open_service(index, read_only=True)}
+    # Keep a service factory a caller passed in (tests, embedding apps) unless --index asks for another.
+    given = ctx.obj if callable(ctx.obj) else (ctx.obj or {}).get("service")
+    if index is not None or given is None:
+        ctx.obj = {"service": lambda: _open_service(index, read_only=True)}
 
 
 @graph.command()

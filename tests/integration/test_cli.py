@@ -23,7 +23,9 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_ingest_json_exit_codes_status_and_forget(corpus_copy: Path, tmp_path: Path) -> None:
     index = tmp_path / "idx"
     (corpus_copy / "junk.txt").write_bytes(b"\x00\x01\x02" * 2000)
-    done = run(str(BIN / "ingest"), str(corpus_copy), "--index", str(index), "--no-graph", "--json", cwd=tmp_path)
+    done = run(
+        str(BIN / "ingest"), str(corpus_copy), "--index", str(index), "--no-graph", "--json", cwd=tmp_path
+    )
     assert done.returncode == 1, done.stderr  # one file failed
     report = json.loads(done.stdout)
     failed = [f for f in report["files"] if f["status"] == "failed"]
@@ -32,10 +34,18 @@ def test_ingest_json_exit_codes_status_and_forget(corpus_copy: Path, tmp_path: P
     assert added >= 4 and report["embedded"] > 0
 
     (corpus_copy / "junk.txt").unlink()
-    again = run(str(BIN / "ingest"), str(corpus_copy), "--index", str(index), "--no-graph", "--json", cwd=tmp_path)
+    again = run(
+        str(BIN / "ingest"), str(corpus_copy), "--index", str(index), "--no-graph", "--json", cwd=tmp_path
+    )
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["summary"] == {
-        "added": 0, "updated": 0, "unchanged": added, "removed": 0, "failed": 0, "skipped": 0}
+        "added": 0,
+        "updated": 0,
+        "unchanged": added,
+        "removed": 0,
+        "failed": 0,
+        "skipped": 0,
+    }
 
     status = run(str(BIN / "citewise"), "status", "--index", str(index), "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
@@ -45,7 +55,9 @@ def test_ingest_json_exit_codes_status_and_forget(corpus_copy: Path, tmp_path: P
     victim = sorted(p for p in corpus_copy.iterdir() if p.suffix == ".html")[0]
     forgot = run(str(BIN / "citewise"), "forget", str(victim), "--index", str(index), cwd=tmp_path)
     assert forgot.returncode == 0 and str(victim.resolve()) in forgot.stdout
-    status = json.loads(run(str(BIN / "citewise"), "status", "--index", str(index), "--json", cwd=tmp_path).stdout)
+    status = json.loads(
+        run(str(BIN / "citewise"), "status", "--index", str(index), "--json", cwd=tmp_path).stdout
+    )
     assert status["stats"]["documents"] == added - 1
 
 
@@ -58,3 +70,29 @@ def test_ask_without_an_index_is_a_clear_error(tmp_path: Path) -> None:
     done = run(str(BIN / "citewise"), "ask", "anything?", "--index", str(tmp_path / "none"), cwd=tmp_path)
     assert done.returncode == 1
     assert "no index at" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_graph_commands_read_the_index_named_by_index(corpus_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    people = corpus_copy / "people_of_vesterholm.md"
+    done = run(str(BIN / "ingest"), str(people), "--index", str(index), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    found = run(
+        str(BIN / "citewise"), "graph", "--index", str(index), "entity", "Halvorsen", "--json", cwd=tmp_path
+    )
+    assert found.returncode == 0, found.stderr
+    entity = json.loads(found.stdout)["entities"][0]
+    assert entity["name"] == "Ingrid Halvorsen" and "Halvorsen" in entity["aliases"]
+    path = run(
+        str(BIN / "citewise"),
+        "graph",
+        "--index",
+        str(index),
+        "path",
+        "Ingrid Halvorsen",
+        "Aksel Brandt",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert path.returncode == 0, path.stderr
+    assert {e["name"] for e in json.loads(path.stdout)["entities"]} >= {"Ingrid Halvorsen", "Aksel Brandt"}

@@ -150,7 +150,7 @@ def latency_series(
                 series.setdefault(name, []).append((int(size), float(t["p50_ms"])))
     for r in ((scale or {}).get("sizes") or {}).values():
         for name, t in r["index_types"].items():
-            series.setdefault(f"FaissVectorStore {name} search", []).append(
+            series.setdefault(f"FaissVectorStore {name} (+ docstore fetch)", []).append(
                 (r["chunks"], t["search_with_docstore"]["p50_ms"])
             )
         series.setdefault("raw FAISS IndexFlatIP", []).append(
@@ -161,7 +161,7 @@ def latency_series(
 
 def plot_latency(series: dict[str, list[tuple[int, float]]]) -> str:
     fig, ax = _figure()
-    fig.set_size_inches(7.5, 4.5)
+    fig.set_size_inches(9, 4.5)
     for name, points in series.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
     ax.set_xscale("log")
@@ -169,7 +169,7 @@ def plot_latency(series: dict[str, list[tuple[int, float]]]) -> str:
     ax.set_xlabel("chunks in the index")
     ax.set_ylabel("p50 ms per query")
     ax.set_title("Retrieval latency by corpus size", fontsize=10)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, "bench-latency.png")
 
 
@@ -269,10 +269,17 @@ def section(
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as e:
         log.warning("cannot render %s: %r", name, e)
         out.append(f"(results file present but not renderable: {e!r})")
-    notes = RESULTS / f"{name}.notes.md"
-    if notes.exists():
-        out += ["", notes.read_text().strip()]
+    notes = _notes(name, result)
+    if notes:
+        out += ["", notes]
     return "\n".join([*out, ""])
+
+
+def _notes(name: str, result: dict[str, Any]) -> str:
+    """A person's notes on a result: ``<name>.notes.md`` beside the results file it came from."""
+    folder = RESULTS if result.get("set") == "full" else RESULTS / "quick"
+    path = folder / f"{name}.notes.md"
+    return path.read_text().strip() if path.exists() else ""
 
 
 def run_table(prefer: str = "full") -> str:
@@ -283,13 +290,22 @@ def run_table(prefer: str = "full") -> str:
     lines = [
         f"Harness run: `{run['command']}` ({run['mode']} set), {run['timestamp']}, {run['total_seconds']} s.",
         "",
-        "| step | mode | seconds | status | command |",
-        "|---|---|---:|---|---|",
+        "| step | mode | seconds | load avg (1 min) before / after | status | command |",
+        "|---|---|---:|---|---|---|",
     ]
     for s in run["steps"]:
         status = "ok" if s["exit_code"] == 0 else f"FAILED ({s['exit_code']})"
-        lines.append(f"| {s['step']} | {s.get('mode', '?')} | {s['seconds']} | {status} | `{s['command']}` |")
-    return "\n".join(lines)
+        loadavg = " / ".join(str(s[k]) for k in ("load_before", "load_after") if k in s) or "-"
+        lines.append(
+            f"| {s['step']} | {s.get('mode', '?')} | {s['seconds']} | {loadavg} | {status} | `{s['command']}` |"
+        )
+    lines += [
+        "",
+        "A load average above the core count means other work shared the machine: timings of that "
+        "step are pessimistic.",
+    ]
+    notes = _notes("run", run)
+    return "\n".join([*lines, "", notes] if notes else lines)
 
 
 HEADER = """# Benchmarks

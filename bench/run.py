@@ -140,8 +140,9 @@ def placeholders(full: bool) -> dict[str, Path]:
 def step_command(module: str, args: list[str], model: Path | None, paths: dict[str, Path]) -> list[str]:
     """The argv of one step (placeholders filled in, ``--model`` passed to the answer steps)."""
     argv = list(args)
-    for key, value in paths.items():
-        argv = [a.replace("{" + key + "}", str(value)) for a in argv]
+    for key, value in paths.items():  # steps run in the repository: shorter, portable commands
+        shown = value.relative_to(REPO) if value.is_relative_to(REPO) else value
+        argv = [a.replace("{" + key + "}", str(shown)) for a in argv]
     if model is not None and (module == "bench.answer" or "--eval-step" in argv):
         argv += ["--model", str(model)]
     return [sys.executable, "-m", module, *argv]
@@ -158,12 +159,20 @@ def run_step(name: str, argv: list[str], log_dir: Path) -> dict[str, Any]:
     }
     command = "python " + " ".join(_quote(a) for a in argv[1:])
     print(f"[bench] {name}: {command}", flush=True)
+    load_before = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
     with (log_dir / f"{name}.log").open("w") as log:
         code = subprocess.call(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     seconds = round(time.perf_counter() - t0, 1)
     print(f"[bench] {name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {seconds}s", flush=True)
-    return {"step": name, "command": command, "exit_code": code, "seconds": seconds}
+    return {
+        "step": name,
+        "command": command,
+        "exit_code": code,
+        "seconds": seconds,
+        "load_before": load_before,  # other work on the machine makes the step's timings pessimistic
+        "load_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def _quote(arg: str) -> str:

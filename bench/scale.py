@@ -254,7 +254,8 @@ def markdown(result: dict[str, Any]) -> str:
         for name, t in r["index_types"].items():
             note = "*" if t["build_kind"].startswith("loaded") else ""
             lines.append(
-                f"| {r['chunks']} | {name} {t.get('params', '')} | {t['faiss_class']} | {t['build_s']}{note} "
+                f"| {r['chunks']} | {name}{' ' + str(t['params']) if t.get('params') else ''} | {t['faiss_class']} "
+                f"| {t['build_s']}{note} "
                 f"| {t['rss_added_mb']} | {t['index_mb']} | {t['search']['p50_ms']} | {t['search']['p95_ms']} "
                 f"| {t['search_with_docstore']['p50_ms']} | {t['search_with_docstore']['p95_ms']} "
                 f"| {t['recall_at_k_vs_flat']} |"

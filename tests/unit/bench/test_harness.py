@@ -31,6 +31,10 @@ def test_step_command_fills_placeholders_and_passes_the_model(tmp_path: Path) ->
     assert run.step_command("bench.ingest", ["--limit", "2"], model, paths)[3:] == ["--limit", "2"]
     argv = run.step_command("bench.run", ["--eval-step", "--data", "{data}"], model, paths)
     assert argv[3:] == ["--eval-step", "--data", str(tmp_path / "d"), "--model", str(model)]
+    inside = {"index": run.INDEX}
+    assert run.step_command("bench.answer", ["--index", "{index}"], None, inside)[3:] == [
+        "--index", "bench/results/cache/sec10q-index",
+    ]  # fmt: skip
 
 
 def test_quick_data_keeps_the_subset_and_its_questions(tmp_path: Path) -> None:
@@ -60,6 +64,7 @@ def test_run_step_records_exit_code_and_log(tmp_path: Path) -> None:
     ok = run.run_step("ok", [sys.executable, "-c", "print('hello')"], tmp_path)
     bad = run.run_step("bad", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path)
     assert ok["exit_code"] == 0 and (tmp_path / "ok.log").read_text() == "hello\n"
+    assert ok["load_before"] >= 0 and ok["load_after"] >= 0
     assert bad["exit_code"] == 3 and bad["command"] == "python -c 'raise SystemExit(3)'"
 
 
@@ -125,7 +130,8 @@ def test_report_renders_results_and_marks_missing(tmp_path: Path, monkeypatch: p
     (results / "eval.notes.md").write_text("Limited by the 270M model.")
     _write(results, "run", {"mode": "quick", "total_seconds": 12.5, "steps": [
         {"step": "scale", "mode": "quick", "seconds": 10.0, "exit_code": 0, "command": "python -m bench.scale"},
-        {"step": "ingest", "mode": "quick", "seconds": 2.5, "exit_code": 1, "command": "python -m bench.ingest"},
+        {"step": "ingest", "mode": "quick", "seconds": 2.5, "exit_code": 1, "command": "python -m bench.ingest",
+         "load_before": 3.1, "load_after": 4.2},
     ]})  # fmt: skip
     text = report.write_report(tmp_path / "docs" / "benchmarks.md").read_text()
     assert "Not run yet (no `bench/results/ingest.json`)" in text
@@ -139,7 +145,8 @@ def test_report_renders_results_and_marks_missing(tmp_path: Path, monkeypatch: p
     )
     assert "| 10000 | LangChain EnsembleRetriever | 40.0 | 55.0 |" in text
     assert "| citation validity (cited sources retrieved, file+page) | 1.000 |" in text
-    assert "| ingest | quick | 2.5 | FAILED (1) | `python -m bench.ingest` |" in text
+    assert "| ingest | quick | 2.5 | 3.1 / 4.2 | FAILED (1) | `python -m bench.ingest` |" in text
+    assert "| scale | quick | 10.0 | - | ok |" in text
     assert "Limited by the 270M model." in text
     for png in ("bench-eval.png", "bench-latency.png"):
         assert f"](img/{png})" in text and (tmp_path / "docs" / "img" / png).stat().st_size > 1000
@@ -154,7 +161,7 @@ def test_latency_series_merges_both_benchmarks() -> None:
     }
     series = report.latency_series(retrieval, SCALE)
     assert series["citewise full"] == [(10000, 30.0), (100000, 90.0)]
-    assert series["FaissVectorStore hnsw search"] == [(10000, 0.7)]
+    assert series["FaissVectorStore hnsw (+ docstore fetch)"] == [(10000, 0.7)]
     assert series["raw FAISS IndexFlatIP"] == [(10000, 1.0)]
     assert series["LangChain EnsembleRetriever"] == [(10000, 40.0)]
 

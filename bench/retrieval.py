@@ -80,10 +80,14 @@ def load_questions(path: Path, limit: int | None) -> list[dict[str, str]]:
 
 
 # ------------------------------------------------------------------------------------------ quality
-def bench_quality(cw: Any, questions: Sequence[dict[str, str]], k: int) -> dict[str, Any]:
+def bench_quality(
+    cw: Any, questions: Sequence[dict[str, str]], k: int, only: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Ablation table: metrics per configuration, overall and per question type."""
     out: dict[str, Any] = {}
     for name, options in ABLATION:
+        if only and name not in only:
+            continue
         rows: list[dict[str, float]] = []
         by_type: dict[str, list[dict[str, float]]] = defaultdict(list)
         t0 = time.perf_counter()
@@ -289,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--latency-k", type=int, default=5, help="hits per query when timing (product default)"
     )
+    parser.add_argument("--configs", nargs="*", default=None, help="ablation rows to run (default: all)")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args(argv)
@@ -302,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "questions": len(questions),
         "chunks": cw.store.count(),
     }
-    quality = None if args.skip_quality else bench_quality(cw, questions, args.k)
+    quality = None if args.skip_quality else bench_quality(cw, questions, args.k, args.configs)
     texts = [q["Question"] for q in questions[: args.latency_queries]]
     latency = None if args.skip_latency else bench_latency(cw, texts, args.sizes, args.cache, args.latency_k)
     payload.update(

@@ -59,7 +59,7 @@ class RedundancyFilter(BaseDocumentCompressor):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     embedder: Embedder
-    similarity_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
+    similarity_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.99
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
@@ -232,7 +232,7 @@ class LLMSentenceExtractor(BaseDocumentCompressor):
 def build_compressor(
     embedder: Embedder,
     *,
-    redundancy_threshold: float = 0.95,
+    redundancy_threshold: float = 0.99,
     min_similarity: float = 0.3,
     relative: float = 0.75,
     window: int = 1,
@@ -240,6 +240,8 @@ def build_compressor(
 ) -> DocumentCompressorPipeline:
     """Redundancy filter, then sentence extraction: by embeddings, or by the LLM when ``complete_json``.
 
+    ``redundancy_threshold`` is high on purpose: the same boilerplate in two quarterly reports is
+    near-identical text with different figures, and both are sources; only copies are dropped.
     ``window=1`` keeps the sentence after and before each relevant one: answers often sit in the
     next sentence behind a pronoun ("The Havørn was built in 1929 ... She was 38 metres long").
     """

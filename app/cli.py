@@ -302,3 +302,7 @@ def ui(index: Path | None, port: int | None) -> None:
 from app.cli_graph import graph  # noqa: E402  (the group module imports app.cli lazily)
 
 cli.add_command(graph)
+
+from app.cli_eval import eval_command  # noqa: E402  (a sibling command module, registered like graph)
+
+cli.add_command(eval_command)

@@ -377,11 +377,16 @@ class BM25Index:
         n_rows = len(self._chunk_ids)
         dead = n_rows - int(self._alive.sum())
         if len(self._segments) > self.max_segments or (n_rows and dead / n_rows > self.max_dead_fraction):
-            self.merge()
+            self._merge()
 
     def merge(self) -> None:
-        """Merge all segments into one, dropping tombstoned rows and renumbering the live ones."""
+        """Merge all segments into one, dropping tombstoned rows, and persist (e.g. after a bulk load)."""
         self._ensure_loaded()
+        if len(self._segments) > 1 or not self._alive.all():
+            self._merge()
+            self._write_manifest()
+
+    def _merge(self) -> None:
         alive = self._alive
         new_row = np.cumsum(alive) - 1
         row_parts, term_parts, tf_parts = [], [], []

@@ -175,3 +175,17 @@ def test_reopening_with_other_parameters_is_refused(tmp_path: Path) -> None:
     BM25Index(tmp_path / "bm25").add([chunk("a#0", "apple")])
     with pytest.raises(BM25IndexError, match="rebuild"):
         len(BM25Index(tmp_path / "bm25", k1=1.2))
+
+
+def test_explicit_merge_is_persisted(tmp_path: Path) -> None:
+    index = BM25Index(tmp_path / "bm25", max_segments=50)
+    for d in range(4):
+        index.add([chunk(f"d{d}#0", f"apple revenue {d}")])
+    before = index.search("apple", k=10)
+    index.merge()
+    reopened = BM25Index(tmp_path / "bm25", max_segments=50)
+    assert json.loads((tmp_path / "bm25" / "manifest.json").read_text())["segments"] == ["seg-000004"]
+    after = reopened.search("apple", k=10)
+    assert [c for c, _ in after] == [c for c, _ in before] == ["d0#0", "d1#0", "d2#0", "d3#0"]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before])
+    assert len(list((tmp_path / "bm25").glob("seg-*.npz"))) == 1

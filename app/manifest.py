@@ -18,11 +18,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from retrieval.durable import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +81,7 @@ def write_manifest(index_dir: Path, data: dict[str, Any]) -> None:
     path = manifest_path(index_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps({**data, "version": FORMAT_VERSION}, indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write_bytes(path, payload)
 
 
 def begin_session(index_dir: Path, *, graph: bool, operation: str) -> dict[str, Any]:

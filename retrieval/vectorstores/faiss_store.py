@@ -25,6 +25,7 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from retrieval.base import Chunk, Embedder, VectorStoreError
+from retrieval.durable import atomic_write_bytes, fsync_replace
 from retrieval.embeddings.langchain_adapter import LangChainEmbeddings
 from retrieval.vectorstores.docstore import DocumentRecord, SQLiteDocStore, now
 from retrieval.vectorstores.filters import matches, validate
@@ -140,14 +141,14 @@ class FaissVectorStore(VectorStore):
         self.index_dir.mkdir(parents=True, exist_ok=True)
         tmp = index_path.with_suffix(f".tmp-{os.getpid()}")
         faiss.write_index(index, str(tmp))
-        _fsync_replace(tmp, index_path)
+        fsync_replace(tmp, index_path)
         stamp = {
             "generation": generation,
             "index_type": self.index_type,
             "ntotal": int(index.ntotal),
             "dim": self.dim,
         }
-        _atomic_write_text(stamp_path, json.dumps(stamp))
+        atomic_write_bytes(stamp_path, json.dumps(stamp).encode())
 
     @property
     def dim(self) -> int:
@@ -389,20 +390,3 @@ class FaissVectorStore(VectorStore):
     def close(self) -> None:
         """Close the docstore."""
         self.docstore.close()
-
-
-def _fsync_replace(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(text)
-    _fsync_replace(tmp, path)

@@ -76,7 +76,6 @@ def build_bm25(settings: Settings) -> BM25Index:
 def build_loader(settings: Settings) -> tuple[Any, list[str]]:
     """(load function, supported suffixes). Parsing runs in isolated worker processes with limits."""
     from ingest.isolation import load_isolated
-
     from ingest.loaders import supported_suffixes
 
     i = settings.ingest
@@ -228,6 +227,7 @@ def build_chain(settings: Settings, *, retriever: Any, llm: LLM | None, embedder
     from retrieval.chain import AnswerChain
 
     s = settings.llm
+    bm25 = getattr(retriever, "bm25", None)
     return AnswerChain(
         retriever,
         llm,
@@ -238,4 +238,5 @@ def build_chain(settings: Settings, *, retriever: Any, llm: LLM | None, embedder
         min_relevance=settings.retrieval.min_relevance,
         history_turns=s.history_turns,
         answer_mode=s.answer_mode,
+        corpus_knows=bm25.knows if bm25 is not None and settings.retrieval.refuse_unknown_terms else None,
     )

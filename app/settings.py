@@ -102,6 +102,10 @@ class RetrievalSettings(BaseModel):
     min_relevance: float = Field(
         0.25, description="Below this best dense similarity the question is refused without calling the LLM."
     )
+    refuse_unknown_terms: bool = Field(
+        True,
+        description="Refuse, without calling the LLM, a question naming a name or year no document contains.",
+    )
 
 
 class LLMSettings(BaseModel):

@@ -211,6 +211,18 @@ class BM25Index:
         self._ensure_loaded()
         return set(self._rows_of_doc)
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word``, tokenized and stemmed like the documents, occurs in a live chunk.
+
+        Words the tokenizer drops (stopwords) cannot be judged and count as known.
+        """
+        self._ensure_loaded()
+        tokens = self.tokenize([word])[0]
+        if not tokens:
+            return True
+        ids = self._term_ids(tokens, grow=False)
+        return len(ids) == len(tokens) and all(self._df[t] > 0 for t in ids)
+
     def field_values(self, field: str) -> list[str]:
         """Distinct values of a metadata field over live chunks, sorted (e.g. the indexed file names)."""
         self._ensure_loaded()

@@ -323,6 +323,27 @@ def last_person(turns: Sequence[Turn]) -> str | None:
     return None
 
 
+# Names (capitalized, 4+ letters, or acronyms) and years: the words a question cannot do without.
+_KEY_TERM = re.compile(r"\b(?:[A-Z][\w&-]{3,}|(?:19|20)\d{2})\b")
+
+
+def unknown_terms(question: str, knows: Callable[[str], bool]) -> list[str]:
+    """Names and years in ``question`` that ``knows`` (the corpus vocabulary) has never seen.
+
+    The question's first word is skipped (capitalized because it starts the sentence, and often a
+    verb such as "Summarize"), as are question words. Possessives are stripped ("Tesla's").
+    """
+    missing: list[str] = []
+    first = re.match(r"\W*(\w+)", question)
+    for match in _KEY_TERM.finditer(question):
+        term = match.group(0)
+        if (first and match.start() == first.start(1)) or term.lower() in _NOT_NAMES:
+            continue
+        if term not in missing and not knows(term):
+            missing.append(term)
+    return missing
+
+
 def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
     """Substitute pronouns with the last named entity; prefix bare continuations with the last question.
 
@@ -443,6 +464,10 @@ class AnswerChain:
         consulted_sources: Sources listed as consulted when the model cites nothing.
         attribution_min_support: Share of an uncited answer's words one source must contain for
             citewise to cite that source itself (see :meth:`_attribute`).
+        corpus_knows: Whether a word occurs anywhere in the indexed documents (the BM25
+            vocabulary). A question naming a name or year the corpus never mentions ("Tesla's
+            revenue" over filings of five other companies) is refused without the LLM: retrieval
+            would find the nearest other company, and a small model would answer about that one.
     """
 
     def __init__(
@@ -461,6 +486,7 @@ class AnswerChain:
         extractive_sentences: int = 3,
         consulted_sources: int = 3,
         attribution_min_support: float = 0.8,
+        corpus_knows: Callable[[str], bool] | None = None,
     ) -> None:
         if n_ctx_budget is not None and n_ctx_budget < 64:
             raise ValueError(f"n_ctx_budget must be at least 64 tokens, got {n_ctx_budget}")
@@ -479,6 +505,7 @@ class AnswerChain:
         self.retriever = retriever
         self.llm = llm
         self.attribution_min_support = attribution_min_support
+        self.corpus_knows = corpus_knows
         self.embedder = embedder
         self.n_ctx_budget = n_ctx_budget
         self.max_tokens = max_tokens
@@ -551,6 +578,10 @@ class AnswerChain:
             notes.append(
                 f"best relevance {result.best_relevance:.3f} is below min_relevance {self.min_relevance:.3f}"
             )
+            return True
+        missing = unknown_terms(result.query, self.corpus_knows) if self.corpus_knows else []
+        if missing:
+            notes.append(f"the documents never mention {', '.join(repr(t) for t in missing)}")
             return True
         return False
 

@@ -321,3 +321,31 @@ def test_citation_pages_narrow_even_when_the_child_text_has_line_breaks() -> Non
     cited = make_citation(1, hit, "depth of 312 metres")
     assert cited.snippet == "The reef lies at a depth of 312 metres below the surface."
     assert (cited.page_start, cited.page_end) == (3, 3)
+
+
+CORPUS_WORDS = {"nvidia", "apple", "revenue", "curie", "2023", "data", "center"}
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("What was Tesla's automotive revenue in 2023?", ["Tesla"]),
+        ("What dividend did NVIDIA declare for fiscal 2027?", ["2027"]),
+        ("Summarize Apple's revenue", []),  # first word skipped; Apple is known
+        ("What was NVIDIA's Data Center revenue in 2023?", []),
+        ("Who won the FIFA World Cup?", ["FIFA", "World"]),
+    ],
+)
+def test_unknown_terms(question: str, missing: list[str]) -> None:
+    from retrieval.chain import unknown_terms
+
+    assert unknown_terms(question, lambda t: t.lower() in CORPUS_WORDS) == missing
+
+
+def test_question_about_a_name_the_corpus_never_mentions_is_refused_without_the_llm() -> None:
+    chain = _chain([], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
+    answer = chain.ask("What was Tesla's revenue in 2023?")
+    assert answer.refused and answer.text == REFUSAL and chain.llm.calls == []  # type: ignore[union-attr]
+    assert "the documents never mention 'Tesla'" in answer.notes
+    known = _chain(["Revenue was $13.51 billion [2]."], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
+    assert not known.ask("What was NVIDIA's revenue in 2023?").refused

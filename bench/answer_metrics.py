@@ -23,6 +23,7 @@ __all__ = [
     "token_f1",
 ]
 
+
 def extract_numbers(text: str) -> list[float]:
     """Figures in ``text``, ignoring bare years (1900-2100) and citation markers like ``[2]``.
 

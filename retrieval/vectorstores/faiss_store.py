@@ -114,7 +114,7 @@ class FaissVectorStore(VectorStore):
         if self.index_type == "ivf" and n_hint >= 39 * self.ivf_nlist:
             quantizer = faiss.IndexFlatIP(dim)
             ivf = faiss.IndexIVFFlat(quantizer, dim, self.ivf_nlist, faiss.METRIC_INNER_PRODUCT)
-            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # arbitrary ids, removable
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # ids removable
             return ivf
         # IVF with too few vectors to train falls back to exact search until rebuilt larger.
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))

@@ -46,8 +46,14 @@ def test_round_trip_in_a_new_process(open_service, corpus_copy: Path, tmp_path: 
         f"print(json.dumps([(d.id, float(x)) for d, x in s.store.similarity_search_with_score({QUERY!r}, k=8)]))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert_same_hits([tuple(h) for h in json.loads(out.stdout.strip().splitlines()[-1])], before)
 
 
@@ -74,8 +80,11 @@ def test_unchanged_edited_and_pruned(open_service, corpus_copy: Path) -> None:
         for source, ids in ids_before.items():
             if source != str(edited.resolve()):
                 assert ids_after[source] == ids  # untouched documents keep their chunks
-        assert sum(calls) == third.embedded == len(
-            [c for c in service.store.iter_chunks("child") if c.source == str(edited.resolve())])
+        assert (
+            sum(calls)
+            == third.embedded
+            == len([c for c in service.store.iter_chunks("child") if c.source == str(edited.resolve())])
+        )
         assert any("glacier melt in 2031" in c.text for c in service.store.iter_chunks("child"))
     finally:
         service.embedder.embed_batch = real  # type: ignore[method-assign]
@@ -86,11 +95,15 @@ def test_unchanged_edited_and_pruned(open_service, corpus_copy: Path) -> None:
     assert [o.path for o in fourth.outcomes if o.status == "removed"] == [str(gone.resolve())]
     assert str(gone.resolve()) not in chunk_ids_by_doc(service)
     assert service.stats()["documents"] == n_files - 1
-    assert all(c.source != str(gone.resolve()) for c, _ in service.store.search_by_vector(
-        service.embedder.embed_query(QUERY), k=50))
+    assert all(
+        c.source != str(gone.resolve())
+        for c, _ in service.store.search_by_vector(service.embedder.embed_query(QUERY), k=50)
+    )
 
 
-def test_stale_faiss_file_is_rebuilt_from_the_docstore(open_service, corpus_copy: Path, tmp_path: Path) -> None:
+def test_stale_faiss_file_is_rebuilt_from_the_docstore(
+    open_service, corpus_copy: Path, tmp_path: Path
+) -> None:
     service = open_service(graph={"enabled": False})
     service.ingest([corpus_copy])
     before = dense_hits(service)
@@ -114,8 +127,12 @@ def test_bad_files_are_reported_and_the_rest_ingests(open_service, corpus_copy: 
     (corpus_copy / "notes.xyz").write_text("unsupported")
     (corpus_copy / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrailer\n%%EOF")
     report = service.ingest([corpus_copy])
-    reasons = {Path(o.path).name: (o.status, o.reason) for o in report.outcomes if o.status in ("failed", "skipped")}
+    reasons = {
+        Path(o.path).name: (o.status, o.reason) for o in report.outcomes if o.status in ("failed", "skipped")
+    }
     assert set(reasons) == {"binary.txt", "empty.md", "notes.xyz", "broken.pdf"}
     assert reasons["notes.xyz"][0] == "skipped" and ".xyz" in reasons["notes.xyz"][1]
-    assert all(status == "failed" and reason for name, (status, reason) in reasons.items() if name != "notes.xyz")
+    assert all(
+        status == "failed" and reason for name, (status, reason) in reasons.items() if name != "notes.xyz"
+    )
     assert_same_hits(dense_hits(service), before)  # nothing already stored was lost

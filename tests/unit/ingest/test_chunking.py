@@ -51,9 +51,14 @@ def test_child_budget_and_overlap(hash_embedder) -> None:
 
 def test_parents_never_cross_sections(hash_embedder) -> None:
     chunker = TokenChunker(hash_embedder, child_tokens=40, child_overlap=0, parent_tokens=400)
-    d = doc(TextBlock("Alpha one. Alpha two.", section="A"), TextBlock("Beta one. Beta two.", section="A > B"))
+    d = doc(
+        TextBlock("Alpha one. Alpha two.", section="A"), TextBlock("Beta one. Beta two.", section="A > B")
+    )
     parents = [c for c in chunker.split(d, INFO) if c.kind == "parent"]
-    assert [(p.section, p.text) for p in parents] == [("A", "Alpha one. Alpha two."), ("A > B", "Beta one. Beta two.")]
+    assert [(p.section, p.text) for p in parents] == [
+        ("A", "Alpha one. Alpha two."),
+        ("A > B", "Beta one. Beta two."),
+    ]
 
 
 def test_ids_change_with_content(hash_embedder) -> None:
@@ -80,7 +85,9 @@ def test_bad_arguments_are_rejected(hash_embedder, bad) -> None:
 def test_no_chunk_exceeds_the_real_embedder_window(embedder) -> None:
     """all-MiniLM-L6-v2 truncates silently at 256 tokens: no child may be longer, whatever the text."""
     nasty = [
-        TextBlock(" ".join(["pneumonoultramicroscopicsilicovolcanoconiosis"] * 400), page=1),  # no sentence end
+        TextBlock(
+            " ".join(["pneumonoultramicroscopicsilicovolcanoconiosis"] * 400), page=1
+        ),  # no sentence end
         TextBlock("|".join(f"{i:07d}" for i in range(3000)), page=2),  # table-like digits, no spaces
         TextBlock(sentences(200, words=30), page=3),
         TextBlock("Ünïcödé façade — naïve café. " * 300, page=4),

@@ -53,6 +53,8 @@ def _text(rng: np.random.Generator) -> str:
 def _reference_scores(index: BM25Index, live: list[tuple[str, str]], query: str) -> dict[str, float]:
     """Scores of a fresh bm25s index built from the live texts (bm25s' own tokenization and scoring)."""
     tokens = index.tokenize([t for _, t in live])
+    if not any(tokens):  # bm25s cannot index a corpus without a single token; every score is 0
+        return {cid: 0.0 for cid, _ in live}
     ref = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
     ref.index(tokens, show_progress=False)
     q = [t for t in index.tokenize([query])[0] if t in ref.vocab_dict]

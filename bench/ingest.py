@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out["langchain"] = run_variant("bench.ingest", "--variant", "langchain", str(docs))
         out["ratio_ours_to_floor"] = round(out["ours"]["wall_s"] / out["floor"]["wall_s"], 3)
         if not args.no_graph:
-            reports = _copy_docs_tree(data / "reports", work / "reports", args.limit)
+            reports = _copy_docs_tree(data / "reports", work / "reports", args.reports_limit or args.limit)
             no_graph = run_variant("bench.ingest", "--variant", "ours", str(reports), str(work / "r0"))
             with_graph = run_variant(
                 "bench.ingest", "--variant", "ours-graph", str(reports), str(work / "r1")
@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--data", help="shared data dir (default CITEWISE_SHARED_DATA or ../shared/data)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N PDFs of each corpus")
+    parser.add_argument("--reports-limit", type=int, default=None, help="use only the first N reports/ PDFs")
     parser.add_argument("--no-graph", action="store_true", help="skip the graph extraction measurement")
     parser.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
     args = parser.parse_args(argv)

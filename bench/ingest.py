@@ -142,6 +142,7 @@ def variant_langchain(docs: Path) -> dict[str, Any]:
         "pages": len(pages),
         "chunks": len(chunks),
         "truncated_chunks": truncated,
+        "failed_files": failed,
         "stages_s": {k: round(v, 2) for k, v in stages.items()},
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

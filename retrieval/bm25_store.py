@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.base import Chunk, RetrievalError
+from retrieval.durable import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -63,25 +62,6 @@ class _Segment:
     def expanded_terms(self) -> np.ndarray:
         """The term id of every posting (the CSR expanded)."""
         return np.repeat(self.terms, np.diff(self.indptr))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temp file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:
@@ -449,7 +429,7 @@ class BM25Index:
     ) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         arrays = _npz_bytes(terms=seg.terms, indptr=seg.indptr, rows=seg.rows, tfs=seg.tfs, lengths=lengths)
-        _atomic_write(self.path / f"{seg.name}.npz", arrays)
+        atomic_write_bytes(self.path / f"{seg.name}.npz", arrays)
         side = {
             "chunk_ids": chunk_ids,
             "doc_ids": doc_ids,
@@ -457,7 +437,7 @@ class BM25Index:
             "first_term": first_term,
             "new_terms": self._terms[first_term:],
         }
-        _atomic_write(self.path / f"{seg.name}.json", json.dumps(side).encode("utf-8"))
+        atomic_write_bytes(self.path / f"{seg.name}.json", json.dumps(side).encode("utf-8"))
 
     def _write_manifest(self) -> None:
         dead = np.flatnonzero(~self._alive).tolist()
@@ -471,7 +451,7 @@ class BM25Index:
             "next_segment": self._next_seg,
         }
         self.path.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.path / _MANIFEST, json.dumps(manifest).encode("utf-8"))
+        atomic_write_bytes(self.path / _MANIFEST, json.dumps(manifest).encode("utf-8"))
         self._remove_orphans({s.name for s in self._segments})
 
     def _remove_orphans(self, keep: set[str]) -> None:

@@ -30,7 +30,7 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     except OSError:
-        pass
+        cpu = "unknown (no /proc/cpuinfo)"
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = {}
     for mod in ("torch", "sentence_transformers", "faiss", "bm25s", "spacy", "llama_cpp", "langchain_core"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,10 +73,8 @@ def decode_text(data: bytes, path: Path) -> tuple[str, list[str]]:
                 raise LoaderError(f"invalid {encoding} text after a byte-order mark: {e.reason}", path) from e
     if looks_binary(data):
         raise LoaderError("looks binary (NUL bytes or mostly non-printable), not text", path)
-    try:
+    with contextlib.suppress(UnicodeDecodeError):  # not UTF-8: try the legacy encodings below
         return data.decode("utf-8"), []
-    except UnicodeDecodeError:
-        pass
     for encoding in ("cp1252", "latin-1"):
         try:
             text = data.decode(encoding)

@@ -223,11 +223,12 @@ def build_retriever(
     )
 
 
-def build_chain(settings: Settings, *, retriever: Any, llm: LLM | None, embedder: Embedder) -> Any:
+def build_chain(
+    settings: Settings, *, retriever: Any, llm: LLM | None, embedder: Embedder, bm25: BM25Index | None
+) -> Any:
     from retrieval.chain import AnswerChain
 
     s = settings.llm
-    bm25 = getattr(retriever, "bm25", None)
     return AnswerChain(
         retriever,
         llm,

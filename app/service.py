@@ -158,7 +158,9 @@ class Citewise:
                 llm = self.llm
             except LLMUnavailableError as e:
                 log.warning("no LLM available, answers will be extractive: %s", e)
-        return container.build_chain(self.settings, retriever=self.retriever, llm=llm, embedder=self.embedder)
+        return container.build_chain(
+            self.settings, retriever=self.retriever, llm=llm, embedder=self.embedder, bm25=self.bm25
+        )
 
     # -- writes ------------------------------------------------------------------------------------
     def _write_lock(self) -> FileLock:
@@ -208,7 +210,6 @@ class Citewise:
                 graph=build_graph,
                 progress=progress,
             )
-        self._after_write()
         return report
 
     def forget(self, path: str | Path) -> list[str]:
@@ -223,7 +224,6 @@ class Citewise:
                     removed.append(record.source)
             if removed:
                 self.pipeline.save()
-        self._after_write()
         return removed
 
     @contextmanager
@@ -296,7 +296,6 @@ class Citewise:
         finally:
             doctor.close()
             lock.release()
-        self._after_write()
         report.repairs, report.found = repairs, found.issues
         return report
 
@@ -328,11 +327,6 @@ class Citewise:
             close = getattr(component, "close", None)
             if name in ("store", "graph_store") and callable(close):
                 close()
-
-    def _after_write(self) -> None:
-        # The retriever caches per-corpus state (known file names, BM25 norms); rebuild on next use.
-        self.__dict__.pop("retriever", None)
-        self.__dict__.pop("chain", None)
 
     # -- reads -------------------------------------------------------------------------------------
     def search(

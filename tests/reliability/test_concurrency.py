@@ -59,7 +59,6 @@ def test_readers_answer_while_another_process_ingests(
             assert answer.text
             assert {c.source for c in answer.citations} <= {d.source for d in reader.documents()}
             answers += 1
-            reader._after_write()  # rebuild the retriever so it sees the writer's progress
         assert writer.wait(timeout=60) == 0
     finally:
         if writer.poll() is None:

@@ -11,15 +11,17 @@ import abc
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import networkx as nx
 from rapidfuzz import fuzz, process
 
 from graph.base import Community, DocumentGraph, Entity, GraphStoreError, Relation, Subgraph
 from graph.extract.normalize import name_key
+
+_T = TypeVar("_T")
 
 KIND_ORDER = {"extracted": 0, "llm": 1, "cooccurs": 2}
 FUZZY_CUTOFF = 80.0
@@ -122,6 +124,31 @@ class BaseGraphStore(abc.ABC):
     def _name_index(self) -> list[tuple[str, str]]:
         """(name or alias, entity id) for every entity."""
 
+    def _stamp(self) -> object | None:
+        """A value that changes whenever the stored graph may have changed; None disables caching.
+
+        Stores that can tell cheaply (SQLite: ``PRAGMA data_version`` plus their own writes) let
+        read paths keep derived structures (name keys, adjacency) between calls.
+        """
+        return None
+
+    def _cached(self, name: str, build: Callable[[], _T]) -> _T:
+        """``build()``'s value, reused while :meth:`_stamp` is unchanged."""
+        stamp = self._stamp()
+        if stamp is None:
+            return build()
+        cache: dict[str, tuple[object, object]] = self.__dict__.setdefault("_derived", {})
+        hit = cache.get(name)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]  # type: ignore[return-value]
+        value = build()
+        cache[name] = (stamp, value)
+        return value
+
+    def _fuzzy_choices(self) -> tuple[list[tuple[str, str]], list[str]]:
+        index = self._name_index()
+        return index, [name_key(n) for n, _ in index]
+
     def find_entities(self, name: str, limit: int = 10) -> list[Entity]:
         """Exact matches on name or alias first (by key), then fuzzy matches (rapidfuzz WRatio)."""
         key = name_key(name)
@@ -129,8 +156,7 @@ class BaseGraphStore(abc.ABC):
             return []
         ids = list(dict.fromkeys(self._ids_by_key(key)))
         if len(ids) < limit:
-            index = self._name_index()
-            choices = [name_key(n) for n, _ in index]
+            index, choices = self._cached("fuzzy_choices", self._fuzzy_choices)
             hits = process.extract(
                 key, choices, scorer=fuzz.WRatio, score_cutoff=FUZZY_CUTOFF, limit=limit * 5
             )
@@ -156,9 +182,21 @@ class BaseGraphStore(abc.ABC):
         return self._subgraph(keep)
 
     def shortest_path(self, source_id: str, target_id: str, max_hops: int = 4) -> Subgraph:
-        """Breadth-first shortest path (edges of any kind, either direction), empty when none."""
+        """Shortest path over edges of any kind, either direction; empty when none within ``max_hops``.
+
+        Stores that can cache (see :meth:`_stamp`) search a cached undirected graph from both ends
+        (networkx ``bidirectional_shortest_path``); others run a breadth-first search that asks
+        the store for the edges of each frontier.
+        """
         if not self._entities([source_id, target_id]) or max_hops < 0:
             return Subgraph()
+        if self._stamp() is not None:
+            graph = self._cached("path_graph", self._path_graph)
+            try:
+                path = nx.bidirectional_shortest_path(graph, source_id, target_id)
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                return Subgraph()
+            return self._path_subgraph(path) if len(path) - 1 <= max_hops else Subgraph()
         parents: dict[str, str | None] = {source_id: None}
         frontier = [source_id]
         for _ in range(max_hops):
@@ -234,6 +272,19 @@ class BaseGraphStore(abc.ABC):
             steps.append(min(between, key=relation_sort_key))
         entities = {e.id: e for e in self._entities(path)}
         return Subgraph(entities=tuple(entities[i] for i in path), relations=tuple(steps))
+
+    def _path_graph(self) -> nx.Graph:
+        """The undirected graph for path search, nodes and edges added in sorted order.
+
+        Sorted, so the path chosen among equally short ones does not depend on the order in which
+        documents were ingested.
+        """
+        graph = nx.Graph()
+        graph.add_nodes_from(sorted(e.id for e in self._entities()))
+        graph.add_edges_from(
+            sorted({(r.source_id, r.target_id) for r in self._edges() if r.source_id != r.target_id})
+        )
+        return graph
 
     def _nx_undirected(self) -> nx.Graph:
         graph = nx.Graph()

@@ -72,7 +72,7 @@ class SQLiteGraphStore(BaseGraphStore):
         except sqlite3.Error as e:
             raise GraphStoreError(f"cannot open graph database {self.path}: {e}") from e
         self._lock = threading.RLock()
-        self._names: list[tuple[str, str]] | None = None
+        self._writes = 0
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -87,7 +87,7 @@ class SQLiteGraphStore(BaseGraphStore):
                     raise GraphStoreError(f"graph database {self.path}: {e}") from e
                 raise
             finally:
-                self._names = None
+                self._writes += 1
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
@@ -190,10 +190,16 @@ class SQLiteGraphStore(BaseGraphStore):
         ]
 
     def _name_index(self) -> list[tuple[str, str]]:
-        if self._names is None:
+        def build() -> list[tuple[str, str]]:
             rows = self._rows("SELECT name, entity_id FROM names ORDER BY entity_id, name")
-            self._names = [(str(n), str(i)) for n, i in rows]
-        return self._names
+            return [(str(n), str(i)) for n, i in rows]
+
+        return self._cached("names", build)
+
+    def _stamp(self) -> object | None:
+        """Our own commits, plus ``data_version``, which moves when another connection commits."""
+        with self._lock:
+            return (self._writes, self._rows("PRAGMA data_version")[0][0])
 
 
 def _remove_doc(db: sqlite3.Connection, doc_id: str) -> set[str]:

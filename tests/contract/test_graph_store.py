@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -291,3 +292,27 @@ def test_incremental_fixed_sequence(make_store: Callable[[], GraphStore]) -> Non
     ops: list[Op] = [("upsert", "a", 0), ("upsert", "b", 0), ("upsert", "c", 0), ("upsert", "a", 1),
                      ("delete", "c", 0), ("upsert", "a", 0), ("delete", "b", 0), ("upsert", "c", 0)]  # fmt: skip
     check_invariant(make_store, ops)
+
+
+def test_sqlite_reader_caches_follow_writes_of_another_handle(tmp_path: Path) -> None:
+    """Name keys and adjacency are cached per reader; a commit by another handle invalidates them."""
+    from graph.stores.sqlite_store import SQLiteGraphStore
+
+    writer, reader = SQLiteGraphStore(tmp_path / "g.sqlite"), SQLiteGraphStore(tmp_path / "g.sqlite")
+    try:
+        writer.upsert_document(doc_a())
+        assert reader.shortest_path(WARSAW.id, STOCKHOLM.id).entities == ()
+        assert names(reader.find_entities("Bletchly Prak", limit=1)) == []
+        writer.upsert_document(doc_b())
+        writer.upsert_document(doc_c())
+        path = reader.shortest_path(WARSAW.id, STOCKHOLM.id)
+        assert [e.id for e in path.entities] == [WARSAW.id, MARIE.id, NOBEL.id, STOCKHOLM.id]
+        assert names(reader.find_entities("Bletchly Prak", limit=1)) == ["Bletchley Park"]
+        writer.delete_document("b")
+        assert reader.shortest_path(WARSAW.id, STOCKHOLM.id).entities == ()
+        # the reader's own writes invalidate its caches too
+        reader.upsert_document(doc_b())
+        assert len(reader.shortest_path(WARSAW.id, STOCKHOLM.id).entities) == 4
+    finally:
+        writer.close()
+        reader.close()

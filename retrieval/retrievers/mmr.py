@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def mmr_select(relevance: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float = 0.7) -> list[int]:
+def mmr_select(
+    relevance: np.ndarray,
+    vectors: np.ndarray,
+    k: int,
+    lambda_mult: float = 0.7,
+    duplicate_threshold: float = 0.97,
+) -> list[int]:
     """Indices of ``k`` candidates chosen greedily by ``lambda*rel - (1-lambda)*max_sim_to_chosen``.
+
+    A candidate at least ``duplicate_threshold`` similar to one already chosen is a near-copy: it
+    is taken only when nothing else is left, however relevant (plain MMR lets a copy through when
+    its relevance leads the others by more than the similarity penalty). ``lambda_mult=1`` keeps
+    the plain relevance order, copies included.
 
     Args:
         relevance: Relevance of each candidate, shape ``(n,)``; best kept first. Any scale works but
@@ -14,6 +25,7 @@ def mmr_select(relevance: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: 
         vectors: L2-normalized candidate vectors, shape ``(n, dim)``.
         k: How many to choose (fewer when there are fewer candidates).
         lambda_mult: 1 ranks by relevance only, 0 by diversity only.
+        duplicate_threshold: Cosine similarity from which a candidate counts as a near-copy.
 
     Returns:
         Chosen candidate indices in selection order.
@@ -36,6 +48,8 @@ def mmr_select(relevance: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: 
     available[chosen[0]] = False
     while len(chosen) < min(k, n):
         gain = lambda_mult * rel - (1.0 - lambda_mult) * max_sim
+        if lambda_mult < 1.0:  # 1 asks for plain relevance order, copies included
+            gain[max_sim >= duplicate_threshold] -= 1e6  # near-copies last
         gain[~available] = -np.inf
         best = int(np.argmax(gain))
         chosen.append(best)

@@ -16,6 +16,15 @@ def test_mmr_removes_the_planted_duplicate() -> None:
     assert mmr_select(REL, VECS, k=3, lambda_mult=0.5) == [0, 3, 2]
 
 
+def test_a_near_copy_comes_last_even_when_its_relevance_outweighs_the_penalty() -> None:
+    # lambda 0.9, step 2: plain MMR gains are dup 0.882-0.1=0.782, v2 0.72-0.06=0.66, v3 0.54 -> dup.
+    # The copy (similarity 1.0 >= 0.97) is skipped while others remain, then taken last.
+    rel = np.array([1.0, 0.98, 0.8, 0.6])
+    assert mmr_select(rel, VECS, k=3, lambda_mult=0.9, duplicate_threshold=1.01) == [0, 1, 2]
+    assert mmr_select(rel, VECS, k=3, lambda_mult=0.9) == [0, 2, 3]
+    assert mmr_select(rel, VECS, k=4, lambda_mult=0.9) == [0, 2, 3, 1]
+
+
 def test_lambda_one_is_plain_relevance_order_and_keeps_the_duplicate() -> None:
     assert mmr_select(REL, VECS, k=3, lambda_mult=1.0) == [0, 1, 2]
 

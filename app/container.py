@@ -168,6 +168,7 @@ def build_retriever(
     llm_factory: Any = None,
 ) -> Any:
     """The hybrid retriever with every stage configured from ``settings.retrieval``."""
+    from retrieval.documents import DocumentRanker
     from retrieval.retrievers.compression import build_compressor
     from retrieval.retrievers.graph_retriever import GraphRetriever
     from retrieval.retrievers.hybrid import HybridConfig, HybridRetriever
@@ -200,6 +201,8 @@ def build_retriever(
         weight_bm25=r.weight_bm25,
         weight_graph=r.weight_graph,
         rrf_k=r.rrf_k,
+        documents=r.documents,
+        weight_document=r.weight_document,
         mmr=r.mmr,
         mmr_lambda=r.mmr_lambda,
         self_query=r.self_query,
@@ -212,6 +215,7 @@ def build_retriever(
         embedder=embedder,
         bm25=bm25,
         graph=GraphRetriever(graph_store) if graph_store is not None else None,
+        documents=DocumentRanker(store.docstore, embedder),
         self_query=SelfQueryParser(
             known_files=known_files,
             complete_json=completer,

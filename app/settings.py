@@ -82,9 +82,17 @@ class RetrievalSettings(BaseModel):
     bm25: bool = Field(True, description="Use BM25 keyword search.")
     graph: bool = Field(True, description="Use knowledge-graph retrieval.")
     weight_dense: float = Field(1.0, ge=0, description="Fusion weight of dense hits.")
-    weight_bm25: float = Field(1.0, ge=0, description="Fusion weight of BM25 hits.")
+    weight_bm25: float = Field(
+        0.5, ge=0, description="Fusion weight of BM25 hits (0.5 measured best on sec10q; see benchmarks)."
+    )
     weight_graph: float = Field(0.7, ge=0, description="Fusion weight of graph hits.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    documents: bool = Field(
+        True, description="Add a document-level prior (file name, title, opening words) to fused scores."
+    )
+    weight_document: float = Field(
+        0.5, ge=0, description="Weight of the document prior against fused scores scaled to [0, 1]."
+    )
     mmr: bool = Field(True, description="Diversify the fused candidates with MMR.")
     mmr_lambda: float = Field(
         0.7, ge=0, le=1, description="MMR relevance/diversity balance (1 = relevance only)."

@@ -42,22 +42,22 @@ CACHE = RESULTS / "cache"
 _OFF = {
     "dense": False,
     "bm25": False,
+    "documents": False,
     "graph": False,
     "mmr": False,
     "compression": False,
     "self_query": False,
 }
+_HYBRID = {**_OFF, "dense": True, "bm25": True}
 ABLATION: list[tuple[str, dict[str, bool]]] = [
     ("dense", {**_OFF, "dense": True}),
     ("bm25", {**_OFF, "bm25": True}),
-    ("hybrid", {**_OFF, "dense": True, "bm25": True}),
-    ("+graph", {**_OFF, "dense": True, "bm25": True, "graph": True}),
-    ("+mmr", {**_OFF, "dense": True, "bm25": True, "graph": True, "mmr": True}),
-    ("+compression", {**_OFF, "dense": True, "bm25": True, "graph": True, "mmr": True, "compression": True}),
-    (
-        "+self_query",
-        {"dense": True, "bm25": True, "graph": True, "mmr": True, "compression": True, "self_query": True},
-    ),
+    ("dense+bm25 (fusion only)", _HYBRID),
+    ("hybrid (+document prior)", {**_HYBRID, "documents": True}),
+    ("+graph", {**_HYBRID, "documents": True, "graph": True}),
+    ("+mmr", {**_HYBRID, "documents": True, "graph": True, "mmr": True}),
+    ("+compression", {**_HYBRID, "documents": True, "graph": True, "mmr": True, "compression": True}),
+    ("+self_query", {k: True for k in _OFF}),
 ]
 
 
@@ -180,6 +180,7 @@ def _timed(fn: Callable[[str], Any], queries: Sequence[str], warmup: int = 3) ->
 
 
 def _hybrid(cw: Any, store: Any, bm25: Any) -> Any:
+    from retrieval.documents import DocumentRanker
     from retrieval.retrievers.compression import build_compressor
     from retrieval.retrievers.graph_retriever import GraphRetriever
     from retrieval.retrievers.hybrid import HybridConfig, HybridRetriever
@@ -190,6 +191,7 @@ def _hybrid(cw: Any, store: Any, bm25: Any) -> Any:
         embedder=cw.embedder,
         bm25=bm25,
         graph=GraphRetriever(cw.graph_store),
+        documents=DocumentRanker(store.docstore, cw.embedder),
         self_query=SelfQueryParser(known_files=lambda: bm25.field_values("file_name")),
         compressor=build_compressor(cw.embedder),
         config=HybridConfig(),
@@ -228,7 +230,7 @@ def _systems(
         "citewise full (all stages)": lambda q: hybrid.retrieve(q, k=k),
         "citewise without compression": lambda q: hybrid.retrieve(q, k=k, compression=False),
         "citewise dense+bm25 only": lambda q: hybrid.retrieve(
-            q, k=k, graph=False, mmr=False, compression=False, self_query=False
+            q, k=k, documents=False, graph=False, mmr=False, compression=False, self_query=False
         ),
         "langchain EnsembleRetriever(BM25Retriever, FAISS)": lambda q: ensemble.invoke(q),
         "raw FAISS search (query vector given)": lambda q: index.search(qvecs[q].reshape(1, -1), k),

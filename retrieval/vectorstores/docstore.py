@@ -57,6 +57,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS profiles (
+    doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
 """
 
 _CHUNK_COLUMNS = (
@@ -167,11 +172,17 @@ class SQLiteDocStore:
 
     # -- writes -----------------------------------------------------------------------------------
     def replace_document(
-        self, conn: sqlite3.Connection, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray
+        self,
+        conn: sqlite3.Connection,
+        record: DocumentRecord,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        profile: tuple[str, np.ndarray] | None = None,
     ) -> tuple[list[int], list[int]]:
         """Inside ``conn``'s transaction, swap a document's rows for new ones.
 
-        ``vectors`` rows belong to the child chunks in order. Returns (removed rowids, new child rowids).
+        ``vectors`` rows belong to the child chunks in order; ``profile`` is the document's profile
+        text and its vector (see ``retrieval.documents``). Returns (removed rowids, new child rowids).
         """
         removed = self.delete_document(conn, record.doc_id)
         conn.execute(
@@ -203,6 +214,12 @@ class SQLiteDocStore:
             )
             if c.kind == "child":
                 child_rows.append(int(cur.lastrowid or 0))
+        if profile is not None:
+            text, vector = profile
+            conn.execute(
+                "INSERT INTO profiles(doc_id, text, vector) VALUES (?,?,?)",
+                (record.doc_id, text, np.asarray(vector, dtype=np.float32).tobytes()),
+            )
         return removed, child_rows
 
     def delete_document(self, conn: sqlite3.Connection, doc_id: str) -> list[int]:
@@ -212,6 +229,7 @@ class SQLiteDocStore:
             for r in conn.execute("SELECT rowid FROM chunks WHERE doc_id = ? AND kind = 'child'", (doc_id,))
         ]
         conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        conn.execute("DELETE FROM profiles WHERE doc_id = ?", (doc_id,))
         conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return rows
 
@@ -235,6 +253,23 @@ class SQLiteDocStore:
     def documents(self) -> list[DocumentRecord]:
         """Every ingested document, by source path."""
         return [DocumentRecord(*r) for r in self._query("SELECT * FROM documents ORDER BY source")]
+
+    def profiles(self) -> list[tuple[str, str | None, np.ndarray | None]]:
+        """``(doc_id, profile text, profile vector)`` of every document, None where no profile is stored.
+
+        An index written before profiles existed has none (and, opened read-only, not even the table).
+        """
+        try:
+            rows = self._query(
+                "SELECT d.doc_id, p.text, p.vector FROM documents d LEFT JOIN profiles p USING(doc_id) "
+                "ORDER BY d.doc_id"
+            )
+        except sqlite3.OperationalError:  # a read-only legacy index: no profiles table
+            rows = [(r[0], None, None) for r in self._query("SELECT doc_id FROM documents ORDER BY doc_id")]
+        return [
+            (doc_id, text, np.frombuffer(blob, dtype=np.float32) if blob is not None else None)
+            for doc_id, text, blob in rows
+        ]
 
     def chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, Chunk]:
         """Chunks for FAISS ids (missing ids are absent from the result)."""

@@ -25,6 +25,7 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from retrieval.base import Chunk, Embedder, VectorStoreError
+from retrieval.documents import document_profile
 from retrieval.durable import atomic_write_bytes, fsync_replace
 from retrieval.embeddings.langchain_adapter import LangChainEmbeddings
 from retrieval.vectorstores.docstore import DocumentRecord, SQLiteDocStore, now
@@ -171,16 +172,21 @@ class FaissVectorStore(VectorStore):
 
     # -- writes ------------------------------------------------------------------------------------
     def replace_document(self, record: DocumentRecord, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Atomically replace one document's chunks and vectors (docstore first, FAISS in memory)."""
+        """Atomically replace one document's chunks and vectors (docstore first, FAISS in memory).
+
+        The document's profile (``retrieval.documents``) is embedded here and stored with it.
+        """
         n_children = sum(1 for c in chunks if c.kind == "child")
         if vectors.shape[0] != n_children:
             raise VectorStoreError(
                 f"{record.source}: {n_children} child chunks but {vectors.shape[0]} vectors"
             )
+        profile_text = document_profile(record.file_name, record.title, chunks)
+        profile = (profile_text, np.asarray(self.embedder.embed([profile_text])[0], dtype=np.float32))
         with self._lock:
             index = self.index
             with self.docstore.transaction() as conn:
-                removed, added = self.docstore.replace_document(conn, record, chunks, vectors)
+                removed, added = self.docstore.replace_document(conn, record, chunks, vectors, profile)
             self._index_generation = self.docstore.generation  # our own write: the cache stays current
             self._remove_ids(index, removed)
             if added:

@@ -96,7 +96,8 @@ def test_compression_keeps_the_answer_sentence_and_drops_unrelated_ones(service:
 
 def test_langchain_invoke_carries_provenance(service: Any) -> None:
     docs = service.retriever.invoke("Where was the Havørn built?", graph=False)
-    assert docs and all(set(d.metadata["provenance"]) <= {"dense", "bm25"} for d in docs)
+    assert docs and all(set(d.metadata["provenance"]) <= {"dense", "bm25", "document"} for d in docs)
+    assert all(0.0 <= d.metadata["provenance"]["document"]["score"] <= 1.0 for d in docs)
     built = [d for d in docs if "Lindøy" in d.page_content]
     assert built and built[0].metadata["file_name"] in {"havorn.html", "havorn_copy.html"}
     assert built[0].metadata["provenance"]["dense"]["rank"] <= 2.0

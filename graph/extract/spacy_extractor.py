@@ -89,6 +89,9 @@ class SpacyGraphExtractor:
         max_cooccurring: Sentences naming more distinct entities than this add no co-occurrence edges.
     """
 
+    # A pickled copy (without the loaded model) extracts the same graphs in a worker process.
+    worker_safe = True
+
     def __init__(
         self,
         model_loader: Callable[[], Language] | None = None,
@@ -128,6 +131,15 @@ class SpacyGraphExtractor:
                 raise ExtractionError(f"could not load the spaCy pipeline: {e}") from e
             logger.info("spacy pipeline loaded components=%s", self._nlp.pipe_names)
         return self._nlp
+
+    def warm_up(self) -> None:
+        """Load the spaCy pipeline now rather than with the first document (a worker does, on start)."""
+        _ = self.nlp
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_nlp"] = None  # the copy loads its own model
+        return state
 
     def extract(self, doc_id: str, units: Sequence[TextUnit]) -> DocumentGraph:
         """Extract one document's entities, relations and mentions from its chunks."""

@@ -1,0 +1,226 @@
+"""Graph extraction in a persistent worker process, documents in order.
+
+Ingestion hands a document's chunks to the worker as soon as they are cut and embeds them while
+the worker parses them: the embedder and spaCy then run on different cores instead of one after
+the other. The worker is a ``spawn``-ed child holding its own copy of the
+extractor (its model loads in the child, right after start). A job that outlives its time limit
+gets the worker killed; a crashed or killed worker is replaced on the next job. Either way the
+caller gets an :class:`ExtractionError` for that document only.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import signal
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from graph.base import DocumentGraph, ExtractionError, GraphExtractor, TextUnit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractionUnit:
+    """A :class:`graph.base.TextUnit` reduced to what crosses the process boundary."""
+
+    id: str
+    doc_id: str
+    text: str
+    page_start: int | None
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """A document's graph and the seconds the worker spent extracting it."""
+
+    graph: DocumentGraph
+    seconds: float
+
+
+@dataclass
+class _Job:
+    doc_id: str
+    units: list[ExtractionUnit]
+    limit_s: float
+    started: float  # when its clock started: submitted, or the job before it was collected
+
+
+class ExtractionWorker:
+    """Runs a picklable :class:`GraphExtractor` in a child process, documents in submission order.
+
+    Jobs queue in the child, so the next document can be sent while one is still extracted;
+    :meth:`result` returns them oldest first. A job's clock starts when it is submitted or when
+    the job before it is collected, whichever is later (the child works on one job at a time).
+
+    Args:
+        extractor: Pickled into the child (it must not hold a loaded model; the child loads its own).
+        timeout_s: Time limit of a job, plus ``per_unit_s`` for each of its units.
+        per_unit_s: Extra seconds allowed per unit (spaCy parses about 40 chunks a second).
+    """
+
+    def __init__(
+        self, extractor: GraphExtractor, *, timeout_s: float = 120.0, per_unit_s: float = 1.0
+    ) -> None:
+        if timeout_s <= 0 or per_unit_s < 0:
+            raise ValueError(f"timeout_s must be > 0 and per_unit_s >= 0, got {timeout_s!r}, {per_unit_s!r}")
+        try:
+            self._payload = pickle.dumps(extractor)
+        except Exception as e:
+            raise ExtractionError(
+                f"{type(extractor).__name__} cannot be sent to a worker process: {e}"
+            ) from e
+        self.timeout_s, self.per_unit_s = timeout_s, per_unit_s
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._jobs: deque[_Job] = deque()  # sent and not yet collected, oldest first
+
+    @property
+    def in_flight(self) -> int:
+        """Documents submitted and not yet collected."""
+        return len(self._jobs)
+
+    def start(self) -> None:
+        """Start the child (and let it load its model) unless it is already running."""
+        if self._proc is not None and self._proc.is_alive():
+            return
+        self._kill()
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, self._payload), name="citewise-graph", daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        logger.debug("graph worker started pid=%s", proc.pid)
+
+    def submit(self, doc_id: str, units: Sequence[TextUnit]) -> None:
+        """Queue one document; collect it (in order) with :meth:`result`."""
+        plain = [ExtractionUnit(u.id, u.doc_id, u.text, u.page_start) for u in units]
+        job = _Job(doc_id, plain, self.timeout_s + self.per_unit_s * len(plain), time.monotonic())
+        self._send(job)
+        self._jobs.append(job)
+
+    def result(self) -> WorkerResult:
+        """Wait for the oldest job. Raises ExtractionError on its failure, a crash or its time limit."""
+        if not self._jobs:
+            raise RuntimeError("no document in flight")
+        job = self._jobs.popleft()
+        try:
+            status, value, seconds = self._receive(job)
+        finally:
+            if self._jobs:
+                self._jobs[0].started = max(self._jobs[0].started, time.monotonic())
+        if status != "ok":
+            raise ExtractionError(str(value))
+        if value.doc_id != job.doc_id:  # cannot happen (one ordered pipe); never store a wrong graph
+            self._restart()
+            raise ExtractionError(f"graph worker answered for {value.doc_id!r}, expected {job.doc_id!r}")
+        return WorkerResult(value, seconds)
+
+    def _receive(self, job: _Job) -> tuple[str, Any, float]:
+        """The child's reply to ``job``; on a crash or timeout, a new child gets the jobs after it."""
+        if self._conn is None:
+            raise ExtractionError("graph worker is not running (it could not be restarted)")
+        if not self._conn.poll(max(0.0, job.started + job.limit_s - time.monotonic())):
+            self._restart()
+            raise ExtractionError(
+                f"graph extraction timed out after {job.limit_s:.0f} s; the worker was stopped"
+            )
+        try:
+            reply: tuple[str, Any, float] = self._conn.recv()
+        except (EOFError, OSError) as e:
+            code = None
+            if self._proc is not None:
+                self._proc.join(timeout=2.0)
+                code = self._proc.exitcode
+            self._restart()
+            raise ExtractionError(f"graph worker crashed (exit code {code})") from e
+        return reply
+
+    def _send(self, job: _Job) -> None:
+        self.start()
+        assert self._conn is not None
+        try:
+            self._conn.send((job.doc_id, job.units))
+        except (OSError, ValueError) as e:
+            self._kill()
+            raise ExtractionError(f"graph worker unreachable: {e}") from e
+
+    def _restart(self) -> None:
+        """Kill the child; the jobs still queued go to a new one, their clocks restarted."""
+        self._kill()
+        now = time.monotonic()
+        for job in list(self._jobs):
+            job.started = now
+            try:
+                self._send(job)
+            except ExtractionError:  # collected as a crash
+                logger.warning("graph worker could not be restarted for doc_id=%s", job.doc_id)
+
+    def close(self) -> None:
+        """Stop the child (jobs in flight are abandoned)."""
+        self._jobs.clear()
+        if self._conn is not None and self._proc is not None and self._proc.is_alive():
+            try:
+                self._conn.send(None)
+                self._proc.join(timeout=2.0)
+            except (OSError, ValueError):
+                pass
+        self._kill()
+
+    def _kill(self) -> None:
+        """Kill the child if it still runs and forget it."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(timeout=5.0)
+            proc.close()
+
+    def __enter__(self) -> ExtractionWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _serve(conn: Connection, payload: bytes) -> None:
+    """The child: load the extractor, then answer ``(doc_id, units)`` jobs until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    extractor: Any = pickle.loads(payload)
+    warm_up = getattr(extractor, "warm_up", None)
+    if callable(warm_up):
+        try:
+            warm_up()
+        except Exception:  # reported with the first job, which fails the same way
+            logger.debug("graph worker warm-up failed", exc_info=True)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        doc_id, units = job
+        t0 = time.perf_counter()
+        try:
+            reply: tuple[str, Any, float] = ("ok", extractor.extract(doc_id, units), 0.0)
+        except Exception as e:
+            reason = str(e) if isinstance(e, ExtractionError) else f"{type(e).__name__}: {e}"
+            reply = ("error", reason, 0.0)
+        conn.send((reply[0], reply[1], time.perf_counter() - t0))
+
+
+def can_run_in_worker(extractor: object) -> bool:
+    """Whether ``extractor`` declares (``worker_safe``) that a pickled copy extracts the same graphs."""
+    return bool(getattr(extractor, "worker_safe", False))

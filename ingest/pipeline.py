@@ -3,20 +3,27 @@
 Parsing runs ahead of embedding: the next files are read (in the isolated parser workers) while
 the current one is embedded, so on a multi-core machine the wall time tends to the embedding time.
 Each document commits on its own: a failure or a crash loses at most the document in flight.
+Graph extraction runs after each document is stored, or (``graph_worker=True``) in a worker
+process overlapped with embedding, which also confines a crash or hang of the extractor to one
+document. The worker is off by default: on two cores the embedder already uses both, and the
+overlap measured no faster than extracting in turn (bench.ingest --graph-only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from graph.base import DocumentGraph, GraphExtractor, GraphStore
+from graph.base import DocumentGraph, ExtractionError, GraphExtractor, GraphStore
+from graph.extract.worker import ExtractionWorker, can_run_in_worker
 from ingest.base import IngestError, LoadedDocument
 from ingest.chunking import DocumentInfo, TokenChunker
 from ingest.discovery import discover
@@ -79,6 +86,29 @@ class IngestReport:
 ProgressFn = Callable[[str, dict[str, Any]], None]
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A document parsed and chunked, not yet embedded nor written anywhere."""
+
+    path: Path
+    doc_id: str
+    content_hash: str
+    doc: LoadedDocument
+    chunks: list[Chunk]
+    children: list[Chunk]
+    t0: float
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A document committed to the docstore, FAISS and BM25 whose graph is still to be written."""
+
+    outcome: FileOutcome  # added/updated; entities and graph notes filled in when the graph is written
+    doc_id: str
+    children: list[Chunk]
+    t0: float
+
+
 def doc_id_for(path: Path) -> str:
     """Stable id of a file: its resolved path, hashed."""
     return hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
@@ -107,6 +137,10 @@ class IngestPipeline:
         max_file_mb: Larger files are reported and skipped before reading.
         checkpoint_s: Seconds between FAISS/BM25 saves during a long run (the docstore commits per file).
         prefetch: Files parsed ahead of the one being embedded.
+        graph_worker: Extract the graph in a worker process while files are embedded (when the
+            extractor allows it), rather than here after each file is stored.
+        graph_timeout_s / graph_timeout_per_chunk_s: Time limit of one document's extraction in
+            the worker; past it the worker is stopped and the document is stored without a graph.
     """
 
     def __init__(
@@ -123,6 +157,9 @@ class IngestPipeline:
         max_file_mb: float = 200.0,
         checkpoint_s: float = 60.0,
         prefetch: int = 2,
+        graph_worker: bool = False,
+        graph_timeout_s: float = 120.0,
+        graph_timeout_per_chunk_s: float = 1.0,
     ) -> None:
         if (extractor is None) != (graph_store is None):
             raise ValueError("extractor and graph_store go together: give both or neither")
@@ -133,7 +170,10 @@ class IngestPipeline:
         self.max_file_bytes = int(max_file_mb * 1024 * 1024)
         self.checkpoint_s = checkpoint_s
         self.prefetch = max(1, prefetch)
+        self.graph_worker = graph_worker
+        self.graph_timeout_s, self.graph_timeout_per_chunk_s = graph_timeout_s, graph_timeout_per_chunk_s
         self._seen: dict[Path, tuple[int, int]] = {}  # (size, mtime_ns) when a file was hashed
+        self._last_save = time.monotonic()
 
     def run(
         self,
@@ -154,21 +194,9 @@ class IngestPipeline:
         report.outcomes += [FileOutcome(s.path, "skipped", s.reason) for s in skipped]
         notify("start", {"files": len(files)})
         todo = self._triage(files, report, notify)
-        last_save = time.monotonic()
-        for path, content_hash, future in self._prefetched(todo):
-            outcome = self._ingest_one(path, content_hash, future, graph, report)
-            report.outcomes.append(outcome)
-            notify(
-                "file",
-                {
-                    "outcome": outcome,
-                    "embedded": report.embedded,
-                    "embed_s": report.timings.get("embed", 0.0),
-                },
-            )
-            if time.monotonic() - last_save > self.checkpoint_s:
-                self.save(report)
-                last_save = time.monotonic()
+        self._last_save = time.monotonic()
+        with self._open_graph_worker(todo, graph) as worker:
+            self._ingest_all(todo, graph, worker, report, notify)
         if prune:
             report.outcomes += self.prune(roots, keep={str(f) for f in files})
         self.save(report)
@@ -231,26 +259,66 @@ class IngestPipeline:
     def _timed_load(self, path: Path) -> LoadedDocument:
         return self.load(path)
 
-    def _ingest_one(
-        self, path: Path, content_hash: str, future: Future[LoadedDocument], graph: bool, report: IngestReport
+    def _ingest_all(
+        self,
+        todo: list[tuple[Path, str]],
+        graph: bool,
+        worker: ExtractionWorker | None,
+        report: IngestReport,
+        notify: ProgressFn,
+    ) -> None:
+        """Each file in turn. With a worker, a file's graph is extracted while it is embedded and
+        stored (and while the next file is), and written once the file is committed."""
+        queued: deque[_Staged | FileOutcome] = deque()  # files in the worker, oldest first
+        for path, content_hash, future in self._prefetched(todo):
+            t0 = time.perf_counter()
+            step = self._guarded(path, t0, self._read, path, content_hash, future, report)
+            in_worker = (
+                isinstance(step, _Read) and worker is not None and graph and self._submit(step, worker)
+            )
+            if isinstance(step, _Read):
+                step = self._guarded(path, t0, self._store, step, report)
+            if in_worker:
+                queued.append(step)
+            while len(queued) > (1 if in_worker else 0):  # keep the worker one file ahead
+                self._done(self._collect(queued.popleft(), worker, report), report, notify)
+            if not in_worker:
+                done = (
+                    step if isinstance(step, FileOutcome) else self._finish_graph(step, None, report, graph)
+                )
+                self._done(done, report, notify)
+        while queued:
+            self._done(self._collect(queued.popleft(), worker, report), report, notify)
+
+    def _collect(
+        self, state: _Staged | FileOutcome, worker: ExtractionWorker | None, report: IngestReport
     ) -> FileOutcome:
-        t0 = time.perf_counter()
-        doc_id = doc_id_for(path)
-        existed = self.store.docstore.document(doc_id) is not None
+        """The worker's graph for a stored file, written; a file that failed meanwhile drops it."""
+        if isinstance(state, _Staged):
+            return self._finish_graph(state, worker, report, True)
         try:
-            doc = future.result()
-            self._check_unchanged(path)
-            report.add_time("parse_wait", time.perf_counter() - t0)
-            chunks, children = self._chunk(doc, path, doc_id, content_hash, report)
-            vectors = self._embed(children, report)
-            record = self._record(doc, path, doc_id, content_hash, chunks)
-            t1 = time.perf_counter()
-            self.store.replace_document(record, chunks, vectors)
-            if self.keyword_index is not None:
-                self.keyword_index.delete_document(doc_id)
-                self.keyword_index.add(children)
-            report.add_time("index", time.perf_counter() - t1)
-            entities, notes = self._graph(doc_id, children, graph, report)
+            assert worker is not None
+            worker.result()
+        except ExtractionError:
+            pass  # the file failed before it was stored: it has no graph to write
+        return state
+
+    def _done(self, outcome: FileOutcome, report: IngestReport, notify: ProgressFn) -> None:
+        """Record a finished file, tell the caller, and checkpoint FAISS now and then."""
+        report.outcomes.append(outcome)
+        notify(
+            "file",
+            {"outcome": outcome, "embedded": report.embedded, "embed_s": report.timings.get("embed", 0.0)},
+        )
+        if time.monotonic() - self._last_save > self.checkpoint_s:
+            self.save(report)
+            self._last_save = time.monotonic()
+
+    @staticmethod
+    def _guarded(path: Path, t0: float, step: Callable[..., Any], *args: Any) -> Any:
+        """Run one step of a file's ingestion; a failure becomes the file's failed outcome."""
+        try:
+            return step(*args)
         except IngestError as e:
             return FileOutcome(str(path), "failed", e.reason, seconds=time.perf_counter() - t0)
         except Exception as e:  # one bad file never stops the run; the reason is reported
@@ -258,15 +326,37 @@ class IngestPipeline:
             return FileOutcome(
                 str(path), "failed", f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0
             )
-        return FileOutcome(
-            str(path),
+
+    def _read(
+        self, path: Path, content_hash: str, future: Future[LoadedDocument], report: IngestReport
+    ) -> _Read:
+        """Wait for the parse and chunk the text (nothing is written yet)."""
+        t0 = time.perf_counter()
+        doc = future.result()
+        self._check_unchanged(path)
+        report.add_time("parse_wait", time.perf_counter() - t0)
+        chunks, children = self._chunk(doc, path, doc_id_for(path), content_hash, report)
+        return _Read(path, doc_id_for(path), content_hash, doc, chunks, children, t0)
+
+    def _store(self, read: _Read, report: IngestReport) -> _Staged:
+        """Embed, then replace the document in the docstore, FAISS and BM25."""
+        vectors = self._embed(read.children, report)
+        existed = self.store.docstore.document(read.doc_id) is not None
+        record = self._record(read.doc, read.path, read.doc_id, read.content_hash, read.chunks)
+        t1 = time.perf_counter()
+        self.store.replace_document(record, read.chunks, vectors)
+        if self.keyword_index is not None:
+            self.keyword_index.delete_document(read.doc_id)
+            self.keyword_index.add(read.children)
+        report.add_time("index", time.perf_counter() - t1)
+        outcome = FileOutcome(
+            str(read.path),
             "updated" if existed else "added",
-            pages=doc.pages,
-            chunks=len(children),
-            entities=entities,
-            seconds=time.perf_counter() - t0,
-            warnings=tuple(doc.warnings) + tuple(notes),
+            pages=read.doc.pages,
+            chunks=len(read.children),
+            warnings=tuple(read.doc.warnings),
         )
+        return _Staged(outcome, read.doc_id, read.children, read.t0)
 
     def _check_unchanged(self, path: Path) -> None:
         """Refuse text read from a file that changed or vanished since it was hashed."""
@@ -329,19 +419,82 @@ class IngestPipeline:
             ingested_at=now(),
         )
 
-    def _graph(
-        self, doc_id: str, children: list[Chunk], graph: bool, report: IngestReport
-    ) -> tuple[int, list[str]]:
+    def _open_graph_worker(self, todo: list[tuple[Path, str]], graph: bool) -> Any:
+        """A started extraction worker for this run, or a null context when extraction stays in-process."""
+        if not (todo and graph and self.extractor is not None and self.graph_store is not None):
+            return contextlib.nullcontext(None)
+        if not (self.graph_worker and can_run_in_worker(self.extractor)):
+            return contextlib.nullcontext(None)
+        assert self.extractor is not None
+        try:
+            worker = ExtractionWorker(
+                self.extractor, timeout_s=self.graph_timeout_s, per_unit_s=self.graph_timeout_per_chunk_s
+            )
+            worker.start()  # its model loads while the first file is parsed and embedded
+        except (ExtractionError, OSError) as e:
+            log.info("graph extraction stays in-process: %s", e)
+            return contextlib.nullcontext(None)
+        return worker
+
+    def _submit(self, read: _Read, worker: ExtractionWorker) -> bool:
+        """Hand a chunked document to the worker; False (extract in-process) when it cannot take it."""
         if self.extractor is None or self.graph_store is None:
+            return False
+        try:
+            worker.submit(read.doc_id, read.children)
+        except (ExtractionError, OSError) as e:
+            log.warning("graph worker unavailable, extracting in-process doc_id=%s: %s", read.doc_id, e)
+            return False
+        return True
+
+    def _finish_graph(
+        self, staged: _Staged, worker: ExtractionWorker | None, report: IngestReport, graph: bool
+    ) -> FileOutcome:
+        """Write a stored document's graph (from the worker, or extracted here) and confirm it."""
+        outcome = staged.outcome
+        try:
+            entities, notes = self._graph(staged, worker, graph, report)
+        except Exception as e:  # the graph store failed: the document is stored, its graph is not
+            log.exception("graph write failed doc_id=%s", staged.doc_id)
+            return replace(
+                outcome,
+                status="failed",
+                reason=f"{type(e).__name__}: {e}",
+                seconds=time.perf_counter() - staged.t0,
+            )
+        return replace(
+            outcome,
+            entities=entities,
+            warnings=outcome.warnings + tuple(notes),
+            seconds=time.perf_counter() - staged.t0,
+        )
+
+    def _graph(
+        self, staged: _Staged, worker: ExtractionWorker | None, graph: bool, report: IngestReport
+    ) -> tuple[int, list[str]]:
+        if self.graph_store is None or (self.extractor is None and worker is None):
             return 0, []
+        doc_id = staged.doc_id
         if not graph:
             self.graph_store.delete_document(doc_id)  # a stale graph of an older version must not stay
             return 0, []
         t0 = time.perf_counter()
-        extracted: DocumentGraph = self.extractor.extract(doc_id, children)
-        report.add_time("graph_extract", time.perf_counter() - t0)
+        try:
+            if worker is not None:
+                result = worker.result()
+                extracted, extract_s = result.graph, result.seconds
+                report.add_time("graph_wait", time.perf_counter() - t0)
+            else:
+                assert self.extractor is not None
+                extracted = self.extractor.extract(doc_id, staged.children)
+                extract_s = time.perf_counter() - t0
+            report.add_time("graph_extract", extract_s)
+        except Exception as e:  # this document goes without a graph (and says why); the run goes on
+            reason = str(e) if isinstance(e, ExtractionError) else f"{type(e).__name__}: {e}"
+            log.warning("graph extraction failed doc_id=%s: %s", doc_id, reason)
+            extracted = DocumentGraph(doc_id=doc_id, notes=[f"graph extraction failed: {reason}"])
         t1 = time.perf_counter()
-        self.graph_store.upsert_document(extracted)
+        self.graph_store.upsert_document(extracted)  # also drops an older version's graph
         report.add_time("graph_store", time.perf_counter() - t1)
         self.store.docstore.set_entity_count(
             doc_id, len(extracted.entities), {"graph_notes": extracted.notes}

@@ -3,6 +3,7 @@ raw-encode floor, each in its own process, in one run.
 
     python -m bench.ingest                       # sec10q (20 10-Q PDFs) + graph on reports/
     python -m bench.ingest --limit 5 --no-graph  # quicker
+    python -m bench.ingest --graph-only --reports-limit 4 --repeat 2  # graph overhead alone, A/B
 
 Figures: pages/s, chunks/s, stage seconds, peak RSS; ratio of our wall time to the time
 ``SentenceTransformer.encode`` alone needs for the same chunks (the physical floor: every
@@ -25,10 +26,13 @@ from bench.common import peak_rss_mb, run_variant, shared_data, write_result
 
 
 # ----------------------------------------------------------------------------------------- variants
-def variant_ours(docs: Path, index: Path, graph: bool) -> dict[str, Any]:
+def variant_ours(docs: Path, index: Path, graph: bool, graph_worker: bool = False) -> dict[str, Any]:
+    """Our pipeline; with ``graph_worker`` the graph is extracted in a worker process, overlapped
+    with embedding, instead of after each document is stored."""
     from app.service import Citewise
 
     service = Citewise.open(index, graph={"enabled": graph})
+    service.pipeline.graph_worker = graph_worker
     service.embedder.embed(["warm up"])  # model load is not ingestion
     t0 = time.perf_counter()
     report = service.ingest([docs])
@@ -189,6 +193,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_graph_only(args: argparse.Namespace) -> dict[str, Any]:
+    """Graph overhead on reports/ alone: no graph, then each graph mode of :func:`variant_ours`.
+
+    The three variants run back to back, ``--repeat`` times, so a busy machine disturbs them alike.
+    """
+    data = Path(args.data) if args.data else shared_data()
+    work = Path(tempfile.mkdtemp(prefix="citewise-bench-"))
+    variants = {
+        "without_graph": ("ours",),
+        "graph": ("ours-graph",),
+        "graph_worker": ("ours-graph-worker",),
+    }
+    try:
+        reports = _copy_docs_tree(data / "reports", work / "reports", args.reports_limit or args.limit)
+        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
+        for i in range(args.repeat):
+            for name, (variant,) in variants.items():
+                index = work / f"{name}-{i}"
+                runs[name].append(run_variant("bench.ingest", "--variant", variant, str(reports), str(index)))
+        base = [r["wall_s"] for r in runs["without_graph"]]
+        out: dict[str, Any] = {"corpus": f"reports ({runs['without_graph'][0]['files']} PDFs)", "runs": runs}
+        for name in ("graph", "graph_worker"):
+            walls = [r["wall_s"] for r in runs[name]]
+            out[f"{name}_overhead"] = [round(w / b - 1, 3) for w, b in zip(walls, base)]
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _copy_docs_tree(source: Path, into: Path, limit: int | None) -> Path:
     into.mkdir(parents=True)
     for path in sorted(source.rglob("*.pdf"))[:limit]:
@@ -252,23 +285,34 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--variant", choices=["ours", "ours-graph", "parse", "floor", "langchain"])
+    parser.add_argument(
+        "--variant",
+        choices=["ours", "ours-graph", "ours-graph-worker", "parse", "floor", "langchain"],
+    )
     parser.add_argument("paths", nargs="*")
     parser.add_argument("--data", help="shared data dir (default CITEWISE_SHARED_DATA or ../shared/data)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N PDFs of each corpus")
     parser.add_argument("--reports-limit", type=int, default=None, help="use only the first N reports/ PDFs")
     parser.add_argument("--no-graph", action="store_true", help="skip the graph extraction measurement")
     parser.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
+    parser.add_argument(
+        "--graph-only", action="store_true", help="only the graph overhead on reports/ (printed, not written)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the --graph-only variants")
     args = parser.parse_args(argv)
     if args.variant:
         fn = {
             "ours": lambda: variant_ours(Path(args.paths[0]), Path(args.paths[1]), False),
             "ours-graph": lambda: variant_ours(Path(args.paths[0]), Path(args.paths[1]), True),
+            "ours-graph-worker": lambda: variant_ours(Path(args.paths[0]), Path(args.paths[1]), True, True),
             "parse": lambda: variant_parse(Path(args.paths[0])),
             "floor": lambda: variant_floor(Path(args.paths[0])),
             "langchain": lambda: variant_langchain(Path(args.paths[0])),
         }[args.variant]
         print(json.dumps(fn()))
+        return
+    if args.graph_only:
+        print(json.dumps(run_graph_only(args), indent=1))
         return
     result = run(args)
     path = write_result("ingest", result, "python -m bench.ingest " + " ".join(sys.argv[1:]))

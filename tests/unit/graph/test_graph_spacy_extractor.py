@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -10,6 +10,9 @@ from graph.base import DocumentGraph, ExtractionError
 from graph.extract.normalize import entity_id, name_key
 from graph.extract.spacy_extractor import SpacyGraphExtractor
 from tests.unit.graph.conftest import Unit, units
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span
 
 pytestmark = pytest.mark.integration
 
@@ -137,15 +140,35 @@ def test_arguments_validated_and_load_errors_wrapped() -> None:
         ex.extract("d", units("d", "Marie Curie was born in Warsaw."))
 
 
-@pytest.mark.slow
-def test_throughput_chunks_per_second(extractor: SpacyGraphExtractor) -> None:
-    sentence = ("In 1995 the National Transportation Safety Board (NTSB) investigated the accident near Denver, "
-                "Colorado, involving a Boeing 737 operated by United Airlines; Captain John Miller reported to "
-                "the Federal Aviation Administration in Washington. ")  # fmt: skip
-    chunks = units("t", *[sentence * 3] * 200)  # about 120 words per chunk, like child chunks
-    extractor.extract("warm", chunks[:5])
-    start = time.process_time()  # this process's CPU time: other jobs on the shared machine do not count
-    g = extractor.extract("t", chunks)
-    rate = len(chunks) / (time.process_time() - start)
-    assert "National Transportation Safety Board" in by_name(g)
-    assert rate >= 20, f"{rate:.1f} chunks per CPU second"
+def test_only_sentences_naming_two_entities_are_parsed(extractor: SpacyGraphExtractor) -> None:
+    text = (
+        "The weather was mild all week. Marie Curie was born in Warsaw. Warsaw is large. "
+        "Curie later moved to Paris."
+    )
+    seen: list[str] = []
+    second_pass = extractor._second_pass
+
+    def spy(sentences: list[Span]) -> list[Doc]:
+        seen.extend(s.text.strip() for s in sentences)
+        return second_pass(sentences)
+
+    extractor._second_pass = spy  # type: ignore[method-assign]
+    try:
+        g = extractor.extract("d", units("d", text))
+    finally:
+        del extractor._second_pass
+    # No entity, or one entity only: co-occurrence needs no parse and no relation can come from it.
+    assert seen == ["Marie Curie was born in Warsaw.", "Curie later moved to Paris."]
+    t = triples(g)
+    assert ("Marie Curie", "born_in", "Warsaw") in t
+    assert ("Marie Curie", "move_to", "Paris") in t  # the surname counted as a mention before parsing
+    assert "Curie" not in by_name(g)
+
+
+def test_pipeline_without_a_sentence_splitter_gets_the_rule_based_one() -> None:
+    import spacy
+
+    ex = SpacyGraphExtractor(model_loader=lambda: spacy.blank("en"))
+    g = ex.extract("d", units("d", "No model here. Two sentences."))
+    assert "sentencizer" in ex.nlp.pipe_names
+    assert g.entities == [] and "no entities found" in g.notes

@@ -37,6 +37,16 @@ def build_embedder(settings: Settings) -> Embedder:
     return create_embedder(model_path=e.model_path, device=e.device, batch_size=e.batch_size)
 
 
+def build_sentence_scorer(settings: Settings, embedder: Embedder) -> Embedder:
+    """What scores sentences for contextual compression (see ``retrieval.compression_scorer``)."""
+    if settings.retrieval.compression_scorer == "embedder":
+        return embedder
+    from retrieval.embeddings.sentence_transformer_embedder import bundled_model_path
+    from retrieval.embeddings.static_embedder import StaticEmbedder
+
+    return StaticEmbedder(settings.embedding.model_path or bundled_model_path())
+
+
 def build_vector_store(
     settings: Settings, embedder: Embedder, *, read_only: bool = False
 ) -> FaissVectorStore:
@@ -221,7 +231,11 @@ def build_retriever(
             complete_json=completer,
             use_llm=r.self_query_llm and completer is not None,
         ),
-        compressor=build_compressor(embedder, complete_json=completer if r.compression_llm else None),
+        compressor=build_compressor(
+            embedder,
+            complete_json=completer if r.compression_llm else None,
+            sentence_embedder=build_sentence_scorer(settings, embedder),
+        ),
         reranker=reranker,
         config=config,
     )

@@ -103,6 +103,13 @@ class RetrievalSettings(BaseModel):
     )
     compression: bool = Field(True, description="Keep only the relevant sentences of each parent chunk.")
     compression_llm: bool = Field(False, description="Use the LLM extractor instead of embeddings.")
+    compression_scorer: Literal["static", "embedder"] = Field(
+        "static",
+        description=(
+            "What scores sentences for compression: a static model distilled once from the embedder "
+            "(milliseconds per query), or the embedder itself (hundreds of ms per query on a CPU)."
+        ),
+    )
     rerank: bool = Field(False, description="Rerank with a cross-encoder (needs reranker_path).")
     reranker_path: Path | None = Field(
         None, description="Local directory of a sentence-transformers CrossEncoder."

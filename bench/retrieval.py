@@ -180,6 +180,7 @@ def _timed(fn: Callable[[str], Any], queries: Sequence[str], warmup: int = 3) ->
 
 
 def _hybrid(cw: Any, store: Any, bm25: Any) -> Any:
+    from app.container import build_sentence_scorer
     from retrieval.documents import DocumentRanker
     from retrieval.retrievers.compression import build_compressor
     from retrieval.retrievers.graph_retriever import GraphRetriever
@@ -193,7 +194,9 @@ def _hybrid(cw: Any, store: Any, bm25: Any) -> Any:
         graph=GraphRetriever(cw.graph_store),
         documents=DocumentRanker(store.docstore, cw.embedder),
         self_query=SelfQueryParser(known_files=lambda: bm25.field_values("file_name")),
-        compressor=build_compressor(cw.embedder),
+        compressor=build_compressor(
+            cw.embedder, sentence_embedder=build_sentence_scorer(cw.settings, cw.embedder)
+        ),
         config=HybridConfig(),
     )
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from retrieval.base import Chunk, Embedder, Hit, RetrievalResult
 from retrieval.bm25_store import BM25Index
@@ -118,6 +119,7 @@ class HybridRetriever(BaseRetriever):
     compressor: BaseDocumentCompressor | None = None
     reranker: CrossEncoderReranker | None = None
     config: HybridConfig = HybridConfig()
+    _dense_worker: ThreadPoolExecutor | None = PrivateAttr(default=None)
 
     # ----------------------------------------------------------------------------- entry points
     def retrieve(
@@ -136,12 +138,11 @@ class HybridRetriever(BaseRetriever):
         if cfg.rerank and self.reranker is None:
             raise ValueError("rerank=True but no reranker is configured (set retrieval.reranker_path)")
         content, flt, notes = self._plan(query, filters, cfg)
-        qvec = self.embedder.embed_query(content)
-        ranked, graph_res = self._gather(content, qvec, flt, cfg)
+        ranked, graph_res, qvec = self._gather(content, None, flt, cfg)
         if flt is not None and filters is None and not any(ranked.values()):
             notes.append(f"the filter {json.dumps(flt)} matched nothing; searched all documents instead")
             flt = None
-            ranked, graph_res = self._gather(content, qvec, None, cfg)
+            ranked, graph_res, qvec = self._gather(content, qvec, None, cfg)
         weights = {"dense": cfg.weight_dense, "bm25": cfg.weight_bm25, "graph": cfg.weight_graph}
         fused = weighted_rrf(ranked, weights, rrf_k=cfg.rrf_k)[: max(cfg.fetch_k, cfg.k)]
         if graph_res is not None:
@@ -194,23 +195,50 @@ class HybridRetriever(BaseRetriever):
         return parsed.query, parsed.filter, notes
 
     def _gather(
-        self, content: str, qvec: np.ndarray, flt: dict[str, Any] | None, cfg: HybridConfig
-    ) -> tuple[dict[str, list[tuple[Chunk, float]]], GraphResult | None]:
-        """Ranked lists of every enabled retriever, each already filtered by ``flt``."""
+        self, content: str, qvec: np.ndarray | None, flt: dict[str, Any] | None, cfg: HybridConfig
+    ) -> tuple[dict[str, list[tuple[Chunk, float]]], GraphResult | None, np.ndarray]:
+        """Ranked lists of every enabled retriever, each already filtered by ``flt``; and the query vector.
+
+        The query embedding and the FAISS search run on a worker thread (torch and FAISS release the
+        GIL) while this thread runs BM25 and the graph's entity linking, which need no vector: on two
+        cores that hides most of the dense side's time. The graph waits for the vector only when it
+        ranks its candidates.
+        """
+
+        def dense_side() -> tuple[np.ndarray, list[tuple[Chunk, float]]]:
+            vec = qvec if qvec is not None else self.embedder.embed_query(content)
+            hits = list(self.store.search_by_vector(vec, cfg.fetch_k, filter=flt)) if cfg.dense else []
+            return vec, hits
+
+        if self._dense_worker is None:
+            self._dense_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-dense")
+        job = self._dense_worker.submit(dense_side)
+        try:
+            sparse: list[tuple[Chunk, float]] | None = None
+            if cfg.bm25 and self.bm25 is not None:
+                ids = self.bm25.search(content, cfg.fetch_k, filter=flt)
+                by_id = {c.id: c for c in self.store.get_chunks([cid for cid, _ in ids])}
+                sparse = [(by_id[cid], s) for cid, s in ids if cid in by_id]
+            graph_res, graph_hits = None, None
+            if cfg.graph and self.graph is not None:
+                graph_res, graph_hits = self._graph_hits(content, lambda: job.result()[0], flt, cfg)
+        finally:
+            vec, dense = job.result()  # also when this thread failed: never leave the worker running
         ranked: dict[str, list[tuple[Chunk, float]]] = {}
         if cfg.dense:
-            ranked["dense"] = list(self.store.search_by_vector(qvec, cfg.fetch_k, filter=flt))
-        if cfg.bm25 and self.bm25 is not None:
-            ids = self.bm25.search(content, cfg.fetch_k, filter=flt)
-            by_id = {c.id: c for c in self.store.get_chunks([cid for cid, _ in ids])}
-            ranked["bm25"] = [(by_id[cid], s) for cid, s in ids if cid in by_id]
-        graph_res = None
-        if cfg.graph and self.graph is not None:
-            graph_res, ranked["graph"] = self._graph_hits(content, qvec, flt, cfg)
-        return ranked, graph_res
+            ranked["dense"] = dense
+        if sparse is not None:
+            ranked["bm25"] = sparse
+        if graph_hits is not None:
+            ranked["graph"] = graph_hits
+        return ranked, graph_res, vec
 
     def _graph_hits(
-        self, content: str, qvec: np.ndarray, flt: dict[str, Any] | None, cfg: HybridConfig
+        self,
+        content: str,
+        query_vector: Callable[[], np.ndarray],
+        flt: dict[str, Any] | None,
+        cfg: HybridConfig,
     ) -> tuple[GraphResult, list[tuple[Chunk, float]]]:
         assert self.graph is not None
         cache: dict[str, Chunk] = {}
@@ -220,7 +248,7 @@ class HybridRetriever(BaseRetriever):
             child = [i for i in ids if i in cache and cache[i].kind == "child"]
             out = np.zeros(len(ids), dtype=np.float64)
             if child:
-                sims = dict(zip(child, self.store.get_vectors(child) @ qvec, strict=True))
+                sims = dict(zip(child, self.store.get_vectors(child) @ query_vector(), strict=True))
                 out[:] = [float(sims.get(i, 0.0)) for i in ids]
             return out
 

@@ -143,3 +143,33 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="mmr_lambda"):
         HybridConfig(mmr_lambda=2.0)
     assert HybridConfig().with_options(k=9, graph=None).k == 9
+
+
+def test_dense_side_runs_beside_bm25_and_graph_and_its_errors_surface(
+    retriever: HybridRetriever, hash_embedder: Any
+) -> None:
+    import threading
+
+    threads: list[str] = []
+    embed_query = hash_embedder.embed_query
+
+    def recording(text: str) -> Any:
+        threads.append(threading.current_thread().name)
+        return embed_query(text)
+
+    hash_embedder.embed_query = recording
+    try:
+        result = retriever.retrieve(QUESTION)
+        assert threads == [
+            next(t for t in threads if t.startswith("citewise-dense"))
+        ]  # embedded once, off-thread
+        assert "d5#0" in _ids(result)  # the graph ranked its hop with the worker's vector
+
+        def failing(text: str) -> Any:
+            raise RuntimeError("model gone")
+
+        hash_embedder.embed_query = failing
+        with pytest.raises(RuntimeError, match="model gone"):
+            retriever.retrieve(QUESTION)
+    finally:
+        del hash_embedder.embed_query

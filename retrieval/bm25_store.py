@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,7 +241,14 @@ class BM25Index:
                     scores += np.bincount(rows, weights=contrib, minlength=len(scores))
         return scores
 
-    def search(self, query: str, k: int, filter: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self,
+        query: str,
+        k: int,
+        filter: dict[str, Any] | None = None,
+        *,
+        candidates: Collection[str] | None = None,
+    ) -> list[tuple[str, float]]:
         """The ``k`` best live chunks for ``query`` as ``(chunk_id, score)``, best first.
 
         Args:
@@ -249,6 +256,8 @@ class BM25Index:
             k: Number of hits wanted.
             filter: Mongo-style metadata filter (``retrieval.vectorstores.filters``), evaluated on
                 the scored candidates in score order only.
+            candidates: Chunk ids that may match ``filter`` (a superset, e.g. from the docstore's
+                SQL); others are skipped without evaluating the filter.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
@@ -263,6 +272,8 @@ class BM25Index:
 
         out: list[tuple[str, float]] = []
         for r in order:
+            if candidates is not None and self._chunk_ids[r] not in candidates:
+                continue
             if matches(self._meta[r], filter):
                 out.append((self._chunk_ids[r], float(scores[r])))
                 if len(out) >= k:

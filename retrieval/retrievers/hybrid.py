@@ -205,10 +205,16 @@ class HybridRetriever(BaseRetriever):
         ranks its candidates.
         """
 
+        # One SQL query narrows a filtered search for both FAISS and BM25 (stores without it scan).
+        narrow = getattr(self.store, "filter_candidates", None) if flt else None
+        candidates: dict[int, str] | None = narrow(flt) if narrow is not None else None
+        by_rowid = {"candidates": candidates} if candidates is not None else {}
+
         def dense_side() -> tuple[np.ndarray, list[tuple[Chunk, float]]]:
             vec = qvec if qvec is not None else self.embedder.embed_query(content)
-            hits = list(self.store.search_by_vector(vec, cfg.fetch_k, filter=flt)) if cfg.dense else []
-            return vec, hits
+            if not cfg.dense:
+                return vec, []
+            return vec, list(self.store.search_by_vector(vec, cfg.fetch_k, filter=flt, **by_rowid))
 
         if self._dense_worker is None:
             self._dense_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-dense")
@@ -216,7 +222,8 @@ class HybridRetriever(BaseRetriever):
         try:
             sparse: list[tuple[Chunk, float]] | None = None
             if cfg.bm25 and self.bm25 is not None:
-                ids = self.bm25.search(content, cfg.fetch_k, filter=flt)
+                allowed = frozenset(candidates.values()) if candidates is not None else None
+                ids = self.bm25.search(content, cfg.fetch_k, filter=flt, candidates=allowed)
                 by_id = {c.id: c for c in self.store.get_chunks([cid for cid, _ in ids])}
                 sparse = [(by_id[cid], s) for cid, s in ids if cid in by_id]
             graph_res, graph_hits = None, None

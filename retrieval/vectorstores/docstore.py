@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.base import Chunk, VectorStoreError
+from retrieval.vectorstores.filters import SQL_CONTAINS, sql_contains
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -121,6 +122,7 @@ class SQLiteDocStore:
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(_SCHEMA)
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.create_function(SQL_CONTAINS, 2, sql_contains, deterministic=True)
         except sqlite3.Error as e:
             raise VectorStoreError(f"cannot open docstore {self.path}: {e}") from e
 
@@ -270,6 +272,14 @@ class SQLiteDocStore:
             (doc_id, text, np.frombuffer(blob, dtype=np.float32) if blob is not None else None)
             for doc_id, text, blob in rows
         ]
+
+    def child_rowids_where(self, condition: str, params: Sequence[Any]) -> dict[int, str]:
+        """``{rowid: chunk id}`` of the child chunks satisfying a condition from ``filters.to_sql``."""
+        sql = (
+            "SELECT c.rowid, c.id FROM chunks c JOIN documents d USING(doc_id) "
+            f"WHERE c.kind = 'child' AND ({condition})"
+        )
+        return {int(rowid): cid for rowid, cid in self._query(sql, list(params))}
 
     def chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, Chunk]:
         """Chunks for FAISS ids (missing ids are absent from the result)."""

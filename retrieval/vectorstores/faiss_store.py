@@ -29,7 +29,7 @@ from retrieval.documents import document_profile
 from retrieval.durable import atomic_write_bytes, fsync_replace
 from retrieval.embeddings.langchain_adapter import LangChainEmbeddings
 from retrieval.vectorstores.docstore import DocumentRecord, SQLiteDocStore, now
-from retrieval.vectorstores.filters import matches, validate
+from retrieval.vectorstores.filters import matches, to_sql, validate
 
 log = logging.getLogger(__name__)
 
@@ -238,19 +238,58 @@ class FaissVectorStore(VectorStore):
         """Number of searchable child chunks."""
         return int(self.index.ntotal)
 
+    def filter_candidates(self, filter: dict[str, Any] | None) -> dict[int, str] | None:
+        """``{rowid: chunk id}`` of the child chunks that may match ``filter`` (a superset), from one
+        SQL query; None when the filter says nothing SQL can use (then every chunk is a candidate)."""
+        validate(filter)
+        where = to_sql(filter)
+        return None if where is None else self.docstore.child_rowids_where(*where)
+
     def search_by_vector(
-        self, vector: np.ndarray, k: int, filter: dict[str, Any] | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        filter: dict[str, Any] | None = None,
+        *,
+        candidates: dict[int, str] | None = None,
     ) -> list[tuple[Chunk, float]]:
-        """The ``k`` child chunks most similar to ``vector`` that match ``filter``, best first."""
+        """The ``k`` child chunks most similar to ``vector`` that match ``filter``, best first.
+
+        With a filter, FAISS searches only the chunks :meth:`filter_candidates` allows (pass
+        ``candidates`` when already computed), so a filter that matches little or nothing costs one
+        SQL query instead of fetching every chunk of the index to test it.
+        """
         validate(filter)
         index = self.index
         total = int(index.ntotal)
         if total == 0 or k <= 0:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+        params: Any = None
+        if filter:
+            if candidates is None:
+                candidates = self.filter_candidates(filter)
+            if candidates is not None:
+                if not candidates:
+                    return []
+                import faiss
+
+                allowed = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+                selector = faiss.IDSelectorBatch(allowed)  # a local: alive for every search below
+                ivf = faiss.try_extract_index_ivf(index)
+                if ivf is not None:  # IVF takes only its own parameter type, which carries nprobe
+                    params = faiss.SearchParametersIVF()
+                    params.nprobe = ivf.nprobe
+                else:  # flat and HNSW (which keeps its efSearch when given base parameters)
+                    params = faiss.SearchParameters()
+                params.sel = selector
+                total = min(total, len(allowed))
         fetch = k if not filter else min(total, k * 8)
         while True:
-            scores, ids = index.search(query, min(fetch, total))
+            if params is None:
+                scores, ids = index.search(query, min(fetch, total))
+            else:
+                scores, ids = index.search(query, min(fetch, total), params=params)
             found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
             chunks = self.docstore.chunks_by_rowid([i for i, _ in found])
             hits = [(chunks[i], s) for i, s in found if i in chunks and matches(chunks[i].metadata(), filter)]

@@ -90,3 +90,106 @@ def _as_list(key: str, operand: Any) -> list[Mapping[str, Any]]:
 def validate(flt: Mapping[str, Any] | None) -> None:
     """Raise :class:`FilterError` now for a malformed filter, rather than at the first match."""
     matches({}, flt)
+
+
+# ------------------------------------------------------------------------------------------ SQL
+# Chunk metadata keys as docstore columns (``c`` = chunks, ``d`` = documents).
+SQL_COLUMNS: dict[str, str] = {
+    "id": "c.id",
+    "doc_id": "c.doc_id",
+    "kind": "c.kind",
+    "parent_id": "c.parent_id",
+    "chunk_index": "c.chunk_index",
+    "page_start": "c.page_start",
+    "page_end": "c.page_end",
+    "section": "c.section",
+    "n_tokens": "c.n_tokens",
+    "source": "d.source",
+    "file_name": "d.file_name",
+    "file_type": "d.file_type",
+    "content_hash": "d.content_hash",
+    "title": "d.title",
+    "created": "d.created",
+    "modified": "d.modified",
+}
+_INT_KEYS = frozenset({"chunk_index", "page_start", "page_end", "n_tokens"})
+SQL_CONTAINS = "cw_contains"  # the docstore registers :func:`_contains` under this name
+_SQL_COMPARE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+Sql = tuple[str, list[Any]]
+
+
+def to_sql(flt: Mapping[str, Any] | None) -> Sql | None:
+    """A SQL condition every chunk matching ``flt`` satisfies, or None when nothing can be said.
+
+    A *superset* on purpose: the condition narrows the candidates a search looks at (so a filter
+    matching few or no chunks costs one indexed query, not a scan of every hit), and
+    :func:`matches` still decides. Where SQL and Python could disagree (mixed types, ``$not``,
+    ``$nin``, unknown keys) the clause is left out, which only widens the superset.
+    """
+    if not flt:
+        return None
+    return _sql_and([_sql_clause(key, operand) for key, operand in flt.items()])
+
+
+def _sql_and(parts: list[Sql | None]) -> Sql | None:
+    known = [p for p in parts if p is not None]
+    if not known:
+        return None
+    return " AND ".join(f"({sql})" for sql, _ in known), [arg for _, args in known for arg in args]
+
+
+def _sql_clause(key: str, operand: Any) -> Sql | None:
+    if key == "$and":
+        return _sql_and([to_sql(sub) for sub in _as_list(key, operand)])
+    if key == "$or":
+        parts = [to_sql(sub) for sub in _as_list(key, operand)]
+        if not parts or any(p is None for p in parts):
+            return None
+        known = [p for p in parts if p is not None]
+        return " OR ".join(f"({sql})" for sql, _ in known), [arg for _, args in known for arg in args]
+    if key.startswith("$") or key not in SQL_COLUMNS:
+        return None  # $not of a superset is no superset; unknown keys are never stored columns
+    column = SQL_COLUMNS[key]
+    if not isinstance(operand, Mapping):
+        return _sql_eq(key, column, operand)
+    return _sql_and([_sql_op(key, column, op, arg) for op, arg in operand.items()])
+
+
+def _same_type(key: str, value: Any) -> bool:
+    """Whether SQLite compares ``value`` with the column as Python would (ints with ints, str with str)."""
+    if key in _INT_KEYS:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _sql_eq(key: str, column: str, operand: Any) -> Sql | None:
+    if operand is None:
+        return f"{column} IS NULL", []
+    return (f"{column} = ?", [operand]) if _same_type(key, operand) else None
+
+
+def _sql_op(key: str, column: str, op: str, arg: Any) -> Sql | None:
+    if op == "$eq":
+        return _sql_eq(key, column, arg)
+    if op == "$ne" and arg is not None and _same_type(key, arg):
+        return f"{column} IS NULL OR {column} != ?", [arg]
+    if op in _SQL_COMPARE and arg is not None and _same_type(key, arg):
+        return f"{column} {_SQL_COMPARE[op]} ?", [arg]
+    if op == "$in" and isinstance(arg, (list, tuple, set, frozenset)):
+        values = list(arg)
+        if not all(v is None or _same_type(key, v) for v in values):
+            return None
+        present = [v for v in values if v is not None]
+        parts = [f"{column} IN ({','.join('?' * len(present))})"] if present else []
+        if len(present) < len(values):
+            parts.append(f"{column} IS NULL")
+        return (" OR ".join(parts), present) if parts else ("0", [])
+    if op == "$contains":
+        return f"{SQL_CONTAINS}({column}, ?)", [arg]
+    return None
+
+
+def sql_contains(value: Any, operand: Any) -> int:
+    """``$contains`` for SQLite (registered by the docstore), the same test as :func:`matches`."""
+    return int(_contains(value, operand))

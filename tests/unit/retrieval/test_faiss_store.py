@@ -163,3 +163,29 @@ def test_a_store_sees_writes_made_through_another_handle(tmp_path: Path, hash_em
     generation = ui.docstore.generation
     ui.docstore.set_entity_count("doc0", 3)  # bookkeeping does not invalidate the vector cache
     assert ui.docstore.generation == generation
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
+def test_filtered_search_looks_only_at_candidates(tmp_path: Path, hash_embedder, index_type: str) -> None:
+    store = filled(tmp_path, hash_embedder, index_type=index_type, ivf_nlist=2)
+    query = hash_embedder.embed_query("cod survey note")
+    flt = {"file_name": {"$in": ["doc3.pdf", "doc6.pdf"]}, "section": {"$contains": ""}}
+    candidates = store.filter_candidates(flt)
+    assert candidates is not None and len(candidates) == 24
+    fetched: list[int] = []
+    by_rowid = store.docstore.chunks_by_rowid
+
+    def spy(rowids):  # type: ignore[no-untyped-def]
+        fetched.extend(rowids)
+        return by_rowid(rowids)
+
+    store.docstore.chunks_by_rowid = spy  # type: ignore[method-assign]
+    hits = store.search_by_vector(query, k=5, filter=flt)
+    assert len(hits) == 5 and {c.file_name for c, _ in hits} <= {"doc3.pdf", "doc6.pdf"}
+    assert set(fetched) <= set(candidates)  # FAISS returned nothing outside the SQL candidates
+    exact = sorted((c for c, _ in store.search_by_vector(query, k=24, filter=flt)), key=lambda c: c.id)
+    assert [c.id for c in exact] == sorted(candidates.values())
+    fetched.clear()
+    assert store.search_by_vector(query, k=5, filter={"section": {"$contains": "human resources"}}) == []
+    assert fetched == []  # nothing matches: no chunk loaded at all
+    assert store.filter_candidates({"$not": {"file_type": "pdf"}}) is None  # SQL cannot narrow $not

@@ -125,6 +125,7 @@ class Citewise:
             extractor=container.build_extractor(self.settings, lambda: self.llm) if graph_on else None,
             graph_store=self.graph_store if graph_on else None,
             max_file_mb=self.settings.ingest.max_file_mb,
+            graph_worker=self.settings.graph.worker,
         )
 
     @property

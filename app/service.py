@@ -126,6 +126,7 @@ class Citewise:
             graph_store=self.graph_store if graph_on else None,
             max_file_mb=self.settings.ingest.max_file_mb,
             graph_worker=self.settings.graph.worker,
+            graph_worker_min_bytes=int(self.settings.graph.worker_min_mb * 1024 * 1024),
         )
 
     @property

@@ -80,6 +80,11 @@ class GraphSettings(BaseModel):
             "reports against +34-55% in-process); a spaCy crash or hang then costs one document's graph."
         ),
     )
+    worker_min_mb: float = Field(
+        1.0,
+        ge=0,
+        description="Runs with fewer MB of files to ingest extract in-process (the worker's start costs more).",
+    )
 
 
 class RetrievalSettings(BaseModel):

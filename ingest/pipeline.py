@@ -139,6 +139,8 @@ class IngestPipeline:
         prefetch: Files parsed ahead of the one being embedded.
         graph_worker: Extract the graph in a worker process while files are embedded (when the
             extractor allows it), rather than here after each file is stored.
+        graph_worker_min_bytes: Runs whose files to ingest total less stay in-process: starting the
+            worker (a process loading spaCy, ~2-3 s) costs more than overlapping a few small files saves.
         graph_timeout_s / graph_timeout_per_chunk_s: Time limit of one document's extraction in
             the worker; past it the worker is stopped and the document is stored without a graph.
     """
@@ -158,6 +160,7 @@ class IngestPipeline:
         checkpoint_s: float = 60.0,
         prefetch: int = 2,
         graph_worker: bool = False,
+        graph_worker_min_bytes: int = 0,
         graph_timeout_s: float = 120.0,
         graph_timeout_per_chunk_s: float = 1.0,
     ) -> None:
@@ -170,7 +173,7 @@ class IngestPipeline:
         self.max_file_bytes = int(max_file_mb * 1024 * 1024)
         self.checkpoint_s = checkpoint_s
         self.prefetch = max(1, prefetch)
-        self.graph_worker = graph_worker
+        self.graph_worker, self.graph_worker_min_bytes = graph_worker, graph_worker_min_bytes
         self.graph_timeout_s, self.graph_timeout_per_chunk_s = graph_timeout_s, graph_timeout_per_chunk_s
         self._seen: dict[Path, tuple[int, int]] = {}  # (size, mtime_ns) when a file was hashed
         self._last_save = time.monotonic()
@@ -425,6 +428,8 @@ class IngestPipeline:
             return contextlib.nullcontext(None)
         if not (self.graph_worker and can_run_in_worker(self.extractor)):
             return contextlib.nullcontext(None)
+        if self.graph_worker_min_bytes and _total_bytes(todo) < self.graph_worker_min_bytes:
+            return contextlib.nullcontext(None)
         assert self.extractor is not None
         try:
             worker = ExtractionWorker(
@@ -527,3 +532,12 @@ class IngestPipeline:
         self.store.persist()
         if report is not None:
             report.add_time("save", time.perf_counter() - t0)
+
+
+def _total_bytes(todo: Sequence[tuple[Path, str]]) -> int:
+    """Bytes of the files of a run (files that vanished count 0: they will fail on their own)."""
+    total = 0
+    for path, _ in todo:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total

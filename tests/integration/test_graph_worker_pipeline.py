@@ -51,7 +51,31 @@ def graph_notes(service: Any) -> dict[str, Any]:
 
 def ingest(service: Any, paths: list[Path], *, worker: bool, **kwargs: Any) -> Any:
     service.pipeline.graph_worker = worker
+    service.pipeline.graph_worker_min_bytes = 0  # the sample corpus is below the service's 1 MB default
     return service.ingest(paths, **kwargs)
+
+
+def test_small_runs_stay_in_process_and_large_ones_use_the_worker(
+    open_service: Any, corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.pipeline as pipeline_module
+
+    started: list[int] = []
+
+    class CountingWorker(pipeline_module.ExtractionWorker):  # type: ignore[misc,name-defined]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(1)  # one worker per ingest run that uses it
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "ExtractionWorker", CountingWorker)
+    size = sum(p.stat().st_size for p in corpus_copy.rglob("*") if p.is_file())
+    small = open_service(tmp_path / "small", graph={"worker": True, "worker_min_mb": 2 * size / 2**20})
+    small.ingest([corpus_copy])
+    assert started == [] and small.graph_store.stats()["entities"] > 0
+    large = open_service(tmp_path / "large", graph={"worker": True, "worker_min_mb": 0.5 * size / 2**20})
+    large.ingest([corpus_copy])
+    assert started == [1]
+    assert graph_view(large) == graph_view(small)  # the same graph either way
 
 
 def test_worker_builds_the_in_process_graph(open_service: Any, corpus_copy: Path, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def variant_ours(docs: Path, index: Path, graph: bool, graph_worker: bool = Fals
 
     service = Citewise.open(index, graph={"enabled": graph})
     service.pipeline.graph_worker = graph_worker
+    service.pipeline.graph_worker_min_bytes = 0  # the variant decides, whatever the corpus size
     service.embedder.embed(["warm up"])  # model load is not ingestion
     t0 = time.perf_counter()
     report = service.ingest([docs])

@@ -10,6 +10,7 @@ caller gets an :class:`ExtractionError` for that document only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -170,11 +171,10 @@ class ExtractionWorker:
         """Stop the child (jobs in flight are abandoned)."""
         self._jobs.clear()
         if self._conn is not None and self._proc is not None and self._proc.is_alive():
-            try:
+            # Ask politely; a child that already died or closed its end is killed just below.
+            with contextlib.suppress(OSError, ValueError):
                 self._conn.send_bytes(b"null")
                 self._proc.join(timeout=2.0)
-            except (OSError, ValueError):
-                pass
         self._kill()
 
     def _kill(self) -> None:

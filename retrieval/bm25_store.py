@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import numpy as np
 
 from retrieval.base import Chunk, RetrievalError
 from retrieval.durable import atomic_write_bytes
+from retrieval.vectorstores.filters import NARROW_AFTER
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class BM25Index:
         k: int,
         filter: dict[str, Any] | None = None,
         *,
-        candidates: Collection[str] | None = None,
+        candidates: Callable[[], Collection[str] | None] | None = None,
     ) -> list[tuple[str, float]]:
         """The ``k`` best live chunks for ``query`` as ``(chunk_id, score)``, best first.
 
@@ -256,8 +257,10 @@ class BM25Index:
             k: Number of hits wanted.
             filter: Mongo-style metadata filter (``retrieval.vectorstores.filters``), evaluated on
                 the scored candidates in score order only.
-            candidates: Chunk ids that may match ``filter`` (a superset, e.g. from the docstore's
-                SQL); others are skipped without evaluating the filter.
+            candidates: Returns the chunk ids that may match ``filter`` (a superset, e.g. from the
+                docstore's SQL). Asked once the filter has rejected :data:`NARROW_AFTER` hits in a
+                row; from then on other ids are skipped without evaluating the filter, and an
+                empty answer ends the search.
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k!r}")
@@ -271,8 +274,13 @@ class BM25Index:
         from retrieval.vectorstores.filters import matches
 
         out: list[tuple[str, float]] = []
-        for r in order:
-            if candidates is not None and self._chunk_ids[r] not in candidates:
+        allowed: Collection[str] | None = None
+        for tested, r in enumerate(order):
+            if tested == NARROW_AFTER and candidates is not None and len(out) < k:
+                allowed = candidates()
+                if allowed is not None and not allowed:
+                    break
+            if allowed is not None and self._chunk_ids[r] not in allowed:
                 continue
             if matches(self._meta[r], filter):
                 out.append((self._chunk_ids[r], float(scores[r])))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
@@ -205,10 +206,23 @@ class HybridRetriever(BaseRetriever):
         ranks its candidates.
         """
 
-        # One SQL query narrows a filtered search for both FAISS and BM25 (stores without it scan).
+        # A selective filter is narrowed by one SQL query, shared by FAISS and BM25 and run only
+        # if one of them needs it (stores without ``filter_candidates`` keep testing every hit).
         narrow = getattr(self.store, "filter_candidates", None) if flt else None
-        candidates: dict[int, str] | None = narrow(flt) if narrow is not None else None
-        by_rowid = {"candidates": candidates} if candidates is not None else {}
+        memo: list[dict[int, str] | None] = []
+        memo_lock = threading.Lock()
+
+        def candidates() -> dict[int, str] | None:
+            with memo_lock:
+                if not memo:
+                    memo.append(narrow(flt) if narrow is not None else None)
+                return memo[0]
+
+        def candidate_ids() -> frozenset[str] | None:
+            found = candidates()
+            return None if found is None else frozenset(found.values())
+
+        by_rowid = {"candidates": candidates} if narrow is not None else {}
 
         def dense_side() -> tuple[np.ndarray, list[tuple[Chunk, float]]]:
             vec = qvec if qvec is not None else self.embedder.embed_query(content)
@@ -222,8 +236,7 @@ class HybridRetriever(BaseRetriever):
         try:
             sparse: list[tuple[Chunk, float]] | None = None
             if cfg.bm25 and self.bm25 is not None:
-                allowed = frozenset(candidates.values()) if candidates is not None else None
-                ids = self.bm25.search(content, cfg.fetch_k, filter=flt, candidates=allowed)
+                ids = self.bm25.search(content, cfg.fetch_k, filter=flt, candidates=candidate_ids)
                 by_id = {c.id: c for c in self.store.get_chunks([cid for cid, _ in ids])}
                 sparse = [(by_id[cid], s) for cid, s in ids if cid in by_id]
             graph_res, graph_hits = None, None

@@ -29,7 +29,7 @@ from retrieval.documents import document_profile
 from retrieval.durable import atomic_write_bytes, fsync_replace
 from retrieval.embeddings.langchain_adapter import LangChainEmbeddings
 from retrieval.vectorstores.docstore import DocumentRecord, SQLiteDocStore, now
-from retrieval.vectorstores.filters import matches, to_sql, validate
+from retrieval.vectorstores.filters import NARROW_AFTER, matches, to_sql, validate
 
 log = logging.getLogger(__name__)
 
@@ -251,13 +251,15 @@ class FaissVectorStore(VectorStore):
         k: int,
         filter: dict[str, Any] | None = None,
         *,
-        candidates: dict[int, str] | None = None,
+        candidates: Callable[[], dict[int, str] | None] | None = None,
     ) -> list[tuple[Chunk, float]]:
         """The ``k`` child chunks most similar to ``vector`` that match ``filter``, best first.
 
-        With a filter, FAISS searches only the chunks :meth:`filter_candidates` allows (pass
-        ``candidates`` when already computed), so a filter that matches little or nothing costs one
-        SQL query instead of fetching every chunk of the index to test it.
+        With a filter, the nearest chunks are fetched in widening rounds and tested. A filter that
+        is still short of ``k`` hits after :data:`NARROW_AFTER` chunks is selective: then one SQL
+        query (:meth:`filter_candidates`, or ``candidates`` when the caller shares one) says which
+        rows can match, and FAISS searches only those through an ``IDSelectorBatch``. So a broad
+        filter costs no SQL scan, and one matching nothing no longer loads every chunk to test it.
         """
         validate(filter)
         index = self.index
@@ -265,37 +267,25 @@ class FaissVectorStore(VectorStore):
         if total == 0 or k <= 0:
             return []
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-        params: Any = None
-        if filter:
-            if candidates is None:
-                candidates = self.filter_candidates(filter)
-            if candidates is not None:
-                if not candidates:
-                    return []
-                import faiss
-
-                allowed = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-                selector = faiss.IDSelectorBatch(allowed)  # a local: alive for every search below
-                ivf = faiss.try_extract_index_ivf(index)
-                if ivf is not None:  # IVF takes only its own parameter type, which carries nprobe
-                    params = faiss.SearchParametersIVF()
-                    params.nprobe = ivf.nprobe
-                else:  # flat and HNSW (which keeps its efSearch when given base parameters)
-                    params = faiss.SearchParameters()
-                params.sel = selector
-                total = min(total, len(allowed))
+        search: Callable[[int], tuple[np.ndarray, np.ndarray]] = lambda n: index.search(query, n)  # noqa: E731
         fetch = k if not filter else min(total, k * 8)
+        narrowed = False
         while True:
-            if params is None:
-                scores, ids = index.search(query, min(fetch, total))
-            else:
-                scores, ids = index.search(query, min(fetch, total), params=params)
+            scores, ids = search(min(fetch, total))
             found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
             chunks = self.docstore.chunks_by_rowid([i for i, _ in found])
             hits = [(chunks[i], s) for i, s in found if i in chunks and matches(chunks[i].metadata(), filter)]
             if len(hits) >= k or fetch >= total:
                 return hits[:k]
             fetch = min(total, fetch * 8)
+            if filter and not narrowed and fetch > NARROW_AFTER:
+                narrowed = True
+                allowed = candidates() if candidates is not None else self.filter_candidates(filter)
+                if allowed is not None:
+                    if not allowed:
+                        return hits[:k]
+                    search = _selector_search(index, query, allowed)
+                    total, fetch = min(total, len(allowed)), min(len(allowed), NARROW_AFTER)
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         """Chunks (any kind) by id, in the order asked, missing ones left out."""
@@ -435,3 +425,27 @@ class FaissVectorStore(VectorStore):
     def close(self) -> None:
         """Close the docstore."""
         self.docstore.close()
+
+
+def _selector_search(
+    index: Any, query: np.ndarray, allowed: dict[int, str]
+) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
+    """A search over ``index`` restricted to the rowids in ``allowed``."""
+    import faiss
+
+    selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+    params: Any
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:  # IVF takes only its own parameter type, which carries nprobe
+        params = faiss.SearchParametersIVF()
+        params.nprobe = ivf.nprobe
+    else:  # flat and HNSW (which keeps its efSearch when given base parameters)
+        params = faiss.SearchParameters()
+    params.sel = selector
+
+    def search(n: int) -> tuple[np.ndarray, np.ndarray]:
+        _ = selector  # the parameters hold a raw pointer: keep the selector alive with them
+        result: tuple[np.ndarray, np.ndarray] = index.search(query, n, params=params)
+        return result
+
+    return search

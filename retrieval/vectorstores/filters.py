@@ -12,6 +12,9 @@ from typing import Any
 
 from retrieval.base import RetrievalError
 
+# Hits a filtered search tests one by one before it asks SQL (:func:`to_sql`) which rows can match.
+NARROW_AFTER = 2048
+
 
 class FilterError(RetrievalError):
     """A filter uses an unknown operator or a malformed value."""

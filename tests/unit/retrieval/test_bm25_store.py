@@ -191,3 +191,34 @@ def test_explicit_merge_is_persisted(tmp_path: Path) -> None:
     assert [c for c, _ in after] == [c for c, _ in before] == ["d0#0", "d1#0", "d2#0", "d3#0"]
     assert [s for _, s in after] == pytest.approx([s for _, s in before])
     assert len(list((tmp_path / "bm25").glob("seg-*.npz"))) == 1
+
+
+def test_selective_filter_asks_for_candidates_once_and_stops_on_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.bm25_store as bm25_store
+
+    monkeypatch.setattr(bm25_store, "NARROW_AFTER", 3)
+    index = BM25Index(tmp_path / "bm25")
+    index.add([chunk(f"d{i}#0", f"revenue note {i}", file_name=f"f{i}.pdf", page_start=i) for i in range(10)])
+    asked: list[int] = []
+
+    def candidates(ids: frozenset[str]):  # type: ignore[no-untyped-def]
+        def answer() -> frozenset[str]:
+            asked.append(1)
+            return ids
+
+        return answer
+
+    flt = {"page_start": {"$gte": 8}}
+    hits = index.search("revenue", k=5, filter=flt, candidates=candidates(frozenset({"d8#0", "d9#0"})))
+    assert sorted(c for c, _ in hits) == ["d8#0", "d9#0"] and asked == [1]
+    asked.clear()
+    assert (
+        index.search("revenue", k=5, filter={"page_start": {"$gte": 50}}, candidates=candidates(frozenset()))
+        == []
+    )
+    assert asked == [1]
+    asked.clear()
+    broad = index.search("revenue", k=2, filter={"file_type": "pdf"}, candidates=candidates(frozenset()))
+    assert len(broad) == 2 and asked == []  # k hits before the narrowing point: SQL never asked

@@ -166,26 +166,32 @@ def test_a_store_sees_writes_made_through_another_handle(tmp_path: Path, hash_em
 
 
 @pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
-def test_filtered_search_looks_only_at_candidates(tmp_path: Path, hash_embedder, index_type: str) -> None:
+def test_selective_filters_narrow_to_sql_candidates(
+    tmp_path: Path, hash_embedder, index_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import retrieval.vectorstores.faiss_store as faiss_store
+
+    monkeypatch.setattr(faiss_store, "NARROW_AFTER", 8)  # 96 chunks: narrow after the first round
     store = filled(tmp_path, hash_embedder, index_type=index_type, ivf_nlist=2)
     query = hash_embedder.embed_query("cod survey note")
-    flt = {"file_name": {"$in": ["doc3.pdf", "doc6.pdf"]}, "section": {"$contains": ""}}
+    flt = {"file_name": {"$in": ["doc3.pdf"]}, "page_start": {"$gte": 10}, "section": {"$contains": ""}}
     candidates = store.filter_candidates(flt)
-    assert candidates is not None and len(candidates) == 24
-    fetched: list[int] = []
+    assert candidates is not None and sorted(candidates.values()) == ["doc3-10", "doc3-11", "doc3-9"]
+    fetched: list[list[int]] = []
     by_rowid = store.docstore.chunks_by_rowid
 
     def spy(rowids):  # type: ignore[no-untyped-def]
-        fetched.extend(rowids)
+        fetched.append(list(rowids))
         return by_rowid(rowids)
 
     store.docstore.chunks_by_rowid = spy  # type: ignore[method-assign]
     hits = store.search_by_vector(query, k=5, filter=flt)
-    assert len(hits) == 5 and {c.file_name for c, _ in hits} <= {"doc3.pdf", "doc6.pdf"}
-    assert set(fetched) <= set(candidates)  # FAISS returned nothing outside the SQL candidates
-    exact = sorted((c for c, _ in store.search_by_vector(query, k=24, filter=flt)), key=lambda c: c.id)
-    assert [c.id for c in exact] == sorted(candidates.values())
+    assert sorted(c.id for c, _ in hits) == ["doc3-10", "doc3-11", "doc3-9"]  # all three, exactly
+    assert len(fetched) == 2 and set(fetched[1]) <= set(candidates)  # one plain round, one narrowed
     fetched.clear()
     assert store.search_by_vector(query, k=5, filter={"section": {"$contains": "human resources"}}) == []
-    assert fetched == []  # nothing matches: no chunk loaded at all
+    assert len(fetched) == 1 and len(fetched[0]) <= 40  # the first round only, not all 96 chunks
+    fetched.clear()
+    broad = store.search_by_vector(query, k=5, filter={"file_type": "pdf"})
+    assert len(broad) == 5 and len(fetched) == 1  # a broad filter is served by the plain search
     assert store.filter_candidates({"$not": {"file_type": "pdf"}}) is None  # SQL cannot narrow $not

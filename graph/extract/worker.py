@@ -14,7 +14,9 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import queue
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -209,11 +211,22 @@ def _serve(conn: Connection, extractor: GraphExtractor) -> None:
             warm_up()
         except Exception:  # reported with the first job, which fails the same way
             logger.debug("graph worker warm-up failed", exc_info=True)
-    while True:
+    # A thread reads jobs as they come: the parent may send the next document while we are still
+    # sending the last reply, and with both messages larger than the pipe's buffer neither side
+    # would ever finish (the ingest hung on the sec10q filings until this).
+    jobs: queue.Queue[bytes | None] = queue.Queue()
+
+    def read_jobs() -> None:
         try:
-            job = json.loads(conn.recv_bytes())
-        except EOFError:
-            return
+            while True:
+                jobs.put(conn.recv_bytes())
+        except (EOFError, OSError):
+            jobs.put(None)
+
+    threading.Thread(target=read_jobs, name="citewise-graph-jobs", daemon=True).start()
+    while True:
+        data = jobs.get()
+        job = json.loads(data) if data is not None else None
         if job is None:
             return
         doc_id, units = job[0], [ExtractionUnit(**u) for u in job[1]]

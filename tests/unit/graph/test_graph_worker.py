@@ -116,3 +116,17 @@ def test_spacy_extractor_pickles_without_its_model() -> None:
 
 def _fake_model() -> None:
     return None
+
+
+def test_big_documents_in_flight_together_do_not_deadlock_the_pipe(worker: ExtractionWorker) -> None:
+    import threading
+
+    big = "x" * 400_000  # each job and each reply is far larger than a pipe buffer
+    worker.submit("d1", units("d1", big + "1", big + "2"))
+    time.sleep(1.0)  # the child finishes d1 and starts sending its large reply
+    second = threading.Thread(target=worker.submit, args=("d2", units("d2", big + "3")), daemon=True)
+    second.start()
+    second.join(timeout=20)
+    assert not second.is_alive(), "submitting d2 blocked while the child was sending d1's reply"
+    assert [len(e.name) for e in worker.result().graph.entities] == [400_001, 400_001]
+    assert [e.name[-1] for e in worker.result().graph.entities] == ["3"]

@@ -9,7 +9,12 @@ Measures, in one run:
   sentence (our ``cooccurs`` edges), and every pair of *gold* entities that co-occur in a sentence;
 - extraction throughput in chunks/s (chunks of about 120 words, like child chunks).
 
-Usage: ``python -m bench.graph_eval [PATH] [--limit N]`` (PATH defaults to
+With ``--llm-docs N`` the optional LLM refinement (``graph.llm_extraction``) also runs, with the
+configured GGUF model (the bundled Gemma 3 270M by default), on the first N documents: its chunks/s
+and the pair precision / recall of the relations it adds, next to the parse relations on the same
+documents.
+
+Usage: ``python -m bench.graph_eval [PATH] [--limit N] [--llm-docs N]`` (PATH defaults to
 ``$CITEWISE_SHARED_DATA/re-docred/dev_revised.json``). Writes ``bench/results/graph_eval.json``
 and prints a markdown table.
 """
@@ -172,6 +177,43 @@ def evaluate(docs: list[dict[str, Any]], extractor: SpacyGraphExtractor) -> dict
     }
 
 
+def evaluate_llm(docs: list[dict[str, Any]], extractor: SpacyGraphExtractor, refiner: Any) -> dict[str, Any]:
+    """LLM refinement on top of spaCy for ``docs``: time per chunk and the pairs it adds."""
+    counts: dict[str, int] = defaultdict(int)
+    seconds, n_chunks = 0.0, 0
+    for idx, doc in enumerate(docs):
+        units = chunk_doc(idx, doc)
+        base = extractor.extract(str(idx), units)
+        refiner.reset_budget()
+        start = time.perf_counter()
+        graph = refiner.refine(base, units)
+        seconds += time.perf_counter() - start
+        n_chunks += len(units)
+        counts["failed"] += refiner.failed
+        keys, _ = gold_keys(doc)
+        to_gold = _to_gold(graph, keys)
+        gold = {frozenset((lab["h"], lab["t"])) for lab in doc["labels"] if lab["h"] != lab["t"]}
+        counts["gold_pairs"] += len(gold)
+        for name, kind in (("llm", "llm"), ("extracted", "extracted")):
+            pred = _pairs(graph, kind, to_gold)
+            counts[f"{name}_pred"] += len(pred)
+            counts[f"{name}_tp"] += len(pred & gold)
+        counts["llm_relations"] += sum(1 for r in graph.relations if r.kind == "llm")
+    return {
+        "documents": len(docs),
+        "chunks": n_chunks,
+        "seconds": round(seconds, 2),
+        "chunks_per_s": n_chunks / seconds if seconds else 0.0,
+        "failed_chunks": counts["failed"],
+        "llm_relations": counts["llm_relations"],
+        "gold_pairs": counts["gold_pairs"],
+        "pairs": {
+            name: prf(counts[f"{name}_tp"], counts[f"{name}_pred"], counts["gold_pairs"])
+            for name in ("llm", "extracted")
+        },
+    }
+
+
 def markdown(result: dict[str, Any]) -> str:
     labels = {
         "extracted": "ours: dependency-parse relations",
@@ -193,6 +235,22 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {m['predicted']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |"
         )
+    llm = result.get("llm")
+    if llm:
+        lines += [
+            "",
+            f"LLM refinement ({llm['model']}) on the first {llm['documents']} documents, {llm['chunks']} chunks: "
+            f"{llm['chunks_per_s']:.2f} chunks/s ({llm['seconds']} s), {llm['llm_relations']} relations added, "
+            f"{llm['failed_chunks']} chunks failed.",
+            "",
+            "| relation pairs on those documents | predicted | precision | recall | F1 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, label in (("llm", "LLM-proposed relations"), ("extracted", "dependency-parse relations")):
+            m = llm["pairs"][name]
+            lines.append(
+                f"| {label} | {m['predicted']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |"
+            )
     return "\n".join(lines)
 
 
@@ -200,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", type=Path, default=None, help="dev_revised.json")
     parser.add_argument("--limit", type=int, default=None, help="Evaluate the first N documents only.")
+    parser.add_argument(
+        "--llm-docs", type=int, default=0, help="Also run the LLM refinement on the first N documents."
+    )
     args = parser.parse_args(argv)
     path = args.path or shared_data() / "re-docred" / "dev_revised.json"
     if not path.is_file():
@@ -209,6 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     extractor = SpacyGraphExtractor()
     extractor.extract("warmup", [Unit("w", "w", "Marie Curie was born in Warsaw.")])
     result = evaluate(docs, extractor)
+    if args.llm_docs:
+        from app.container import build_llm
+        from app.settings import Settings
+        from graph.extract.llm_extractor import LLMGraphRefiner
+        from retrieval.llm import make_json_completer
+
+        settings = Settings()
+        refiner = LLMGraphRefiner(make_json_completer(build_llm(settings)), budget_chunks=10**9)
+        result["llm"] = evaluate_llm(docs[: args.llm_docs], extractor, refiner)
+        result["llm"]["model"] = str(settings.llm.model_path or "bundled Gemma 3 270M Q4_K_M")
     out = write_result(
         "graph_eval", result, " ".join(["python -m bench.graph_eval", *(argv or sys.argv[1:])])
     )

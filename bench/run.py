@@ -42,7 +42,7 @@ QUICK_FILES = "2023 Q3 *.pdf"  # the quick set's sec10q subset: the five latest 
 # indexes are cached, {index} the ingested sec10q index (the retrieval step builds it first).
 STEPS: list[tuple[str, str, list[str], list[str]]] = [
     ("ingest", "bench.ingest", ["--limit", "2"], []),
-    ("graph", "bench.graph_eval", ["--limit", "60"], ["--llm-docs", "20"]),
+    ("graph", "bench.graph_eval", ["--limit", "60"], ["--llm-docs", "5"]),
     (
         "retrieval",
         "bench.retrieval",

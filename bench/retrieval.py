@@ -136,6 +136,7 @@ def _build_replicas(cw: Any, target: int, path: Path, noise: float) -> None:
     n_children = sum(1 for cs in originals.values() for c in cs if c.kind == "child")
     rng = np.random.default_rng(0)
     for rep in range(math.ceil(target / n_children)):
+        children_added: list[Any] = []
         for rec in records:
             chunks = originals[rec.doc_id]
             children = [c for c in chunks if c.kind == "child"]
@@ -147,7 +148,9 @@ def _build_replicas(cw: Any, target: int, path: Path, noise: float) -> None:
             store.replace_document(
                 replace(rec, doc_id=_rid(rec.doc_id, rep), source=f"{rec.source}#{rep}"), new, vecs
             )
-            bm25.add([c for c in new if c.kind == "child"])
+            children_added += [c for c in new if c.kind == "child"]
+        # One segment per replica: a segment per document would merge ~500 times on the way to 1M.
+        bm25.add(children_added)
         log.info("replica %s: %s chunks", rep, store.count())
     bm25.merge()
     store.persist()
@@ -213,9 +216,15 @@ def _langchain_ensemble(cw: Any, store: Any, k: int) -> Any:
     vecs = store.get_vectors([c.id for c in chunks])
     t0 = time.perf_counter()
     bm25 = BM25Retriever.from_texts(texts, k=k)
+    # In batches through LangChain's own API: one ``vecs.tolist()`` at 1M chunks would be ~9 GB
+    # of Python floats; the resulting store is the same as one ``from_embeddings`` call.
+    batch = 50_000
     faiss_lc = FAISS.from_embeddings(
-        list(zip(texts, vecs.tolist(), strict=True)), LangChainEmbeddings(cw.embedder)
+        list(zip(texts[:batch], vecs[:batch].tolist(), strict=True)), LangChainEmbeddings(cw.embedder)
     )
+    for start in range(batch, len(texts), batch):
+        rows = vecs[start : start + batch].tolist()
+        faiss_lc.add_embeddings(list(zip(texts[start : start + batch], rows, strict=True)))
     log.info("langchain baseline built in %.1fs", time.perf_counter() - t0)
     return EnsembleRetriever(
         retrievers=[bm25, faiss_lc.as_retriever(search_kwargs={"k": k})], weights=[0.5, 0.5]

@@ -282,11 +282,23 @@ def _notes(name: str, result: dict[str, Any]) -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
-def run_table(prefer: str = "full") -> str:
-    """Which steps ran, how long they took, and whether they failed."""
-    run = load("run", prefer)
-    if run is None:
-        return "No harness run recorded yet."
+def run_tables(prefer: str = "full") -> str:
+    """The recorded harness runs of both sets, the preferred one first.
+
+    ``make bench`` and ``make bench-full`` each keep their own ``run.json``; showing both keeps the
+    evidence that the quick set runs end to end when full-set steps are run later.
+    """
+    order = ["full", "quick"] if prefer == "full" else ["quick", "full"]
+    tables = []
+    for label in order:
+        path = (RESULTS if label == "full" else RESULTS / "quick") / "run.json"
+        if path.exists():
+            tables.append(run_table({**json.loads(path.read_text()), "set": label}))
+    return "\n\n".join(tables) if tables else "No harness run recorded yet."
+
+
+def run_table(run: dict[str, Any]) -> str:
+    """Which steps of one harness run ran, how long they took, and whether they failed."""
     lines = [
         f"Harness run: `{run['command']}` ({run['mode']} set), {run['timestamp']}, {run['total_seconds']} s.",
         "",
@@ -327,7 +339,7 @@ def write_report(path: Path = DOC, prefer: str = "full") -> Path:
     if prefer not in ("full", "quick"):
         raise ValueError(f"prefer must be full or quick, got {prefer!r}")
     _img_dir[0] = path.parent / "img"
-    parts = [HEADER, "## Runs", "", run_table(prefer), ""]
+    parts = [HEADER, "## Runs", "", run_tables(prefer), ""]
     for name, title, render, plot in SECTIONS:
         parts.append(section(name, title, render, plot, prefer))
     series = latency_series(load("retrieval", prefer), load("scale", prefer))

@@ -161,6 +161,12 @@ def _rid(value: str, rep: int) -> str:
     return value if rep == 0 else f"{value}~{rep}"
 
 
+def original_id(chunk_id: str) -> str:
+    """The real chunk a replica copies (``id~7`` -> ``id``); real ids are returned unchanged."""
+    head, sep, rep = chunk_id.rpartition("~")
+    return head if sep and rep.isdigit() else chunk_id
+
+
 def _replica(chunk: Any, rep: int) -> Any:
     parent = _rid(chunk.parent_id, rep) if chunk.parent_id else None
     return replace(chunk, id=_rid(chunk.id, rep), doc_id=_rid(chunk.doc_id, rep), parent_id=parent)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import report, run, scale
+from bench.retrieval import original_id
 
 
 def test_quick_and_full_steps_cover_every_benchmark() -> None:
@@ -73,6 +74,13 @@ def test_scale_recall_against_exact() -> None:
     found = [[1, 2, 9, 4], [8, 7, 6, 5]]  # 3/4 and 4/4 -> mean 0.875
     assert scale.recall_at_k(found, exact) == pytest.approx(0.875)
     assert scale.recall_at_k([], []) == 0.0
+
+
+def test_scale_real_chunk_recall_counts_copies_of_one_chunk_once() -> None:
+    assert [original_id(i) for i in ("c1", "c1~7", "c~x", "a~b~12")] == ["c1", "c1", "c~x", "a~b"]
+    exact = [["c1", "c1", "c2"]]  # two copies of c1 in the exact top 3: two distinct real chunks
+    assert scale.recall_at_k([["c1", "c3", "c3"]], exact) == pytest.approx(0.5)
+    assert scale.recall_at_k([["c2", "c1", "c9"]], exact) == pytest.approx(1.0)
 
 
 def test_scale_timed_reports_percentiles() -> None:
@@ -195,7 +203,15 @@ def test_report_prefers_the_chosen_set(tmp_path: Path, monkeypatch: pytest.Monke
     assert report.load("scale")["queries"] == 5 and report.load("scale")["set"] == "full"
     assert report.load("scale", "quick")["queries"] == 3
     assert report.load("eval", "quick") is None
+    step = {"step": "scale", "seconds": 1.0, "exit_code": 0, "command": "python -m bench.scale"}
+    for folder, mode, total in ((results, "full", 99.0), (results / "quick", "quick", 11.0)):
+        _write(folder, "run", {"mode": mode, "total_seconds": total, "steps": [{**step, "mode": mode}]})
     text = report.write_report(tmp_path / "b.md", prefer="quick").read_text()
+    quick_run, full_run = (
+        text.index("(quick set), 2026-01-01T00:00:00+0000, 11.0 s"),
+        text.index("(full set), 2026-01-01T00:00:00+0000, 99.0 s"),
+    )
+    assert quick_run < full_run < text.index("## Ingestion")  # both runs shown, the chosen set first
     assert (
         "**quick set.** Command: `python -m bench.scale --x`" in text
         and "k=10, 3 real sec10q questions" in text

@@ -27,6 +27,11 @@ DOC = REPO / "docs" / "benchmarks.md"
 IMG = REPO / "docs" / "img"
 
 
+def results_dir(label: str) -> Path:
+    """Where one set's results live: ``bench/results`` (full) or ``bench/results/quick``."""
+    return RESULTS if label == "full" else RESULTS / "quick"
+
+
 def load(name: str, prefer: str = "full") -> dict[str, Any] | None:
     """A benchmark's results, or None when it has not run.
 
@@ -34,9 +39,8 @@ def load(name: str, prefer: str = "full") -> dict[str, Any] | None:
     ``bench/results/quick/<name>.json``; ``prefer="quick"`` the other way round. The result says
     which set it is under ``"set"``.
     """
-    places = [("full", RESULTS), ("quick", RESULTS / "quick")]
-    for label, folder in places if prefer == "full" else places[::-1]:
-        path = folder / f"{name}.json"
+    for label in ("full", "quick") if prefer == "full" else ("quick", "full"):
+        path = results_dir(label) / f"{name}.json"
         if path.exists():
             return {**json.loads(path.read_text()), "set": label}
     return None
@@ -277,8 +281,7 @@ def section(
 
 def _notes(name: str, result: dict[str, Any]) -> str:
     """A person's notes on a result: ``<name>.notes.md`` beside the results file it came from."""
-    folder = RESULTS if result.get("set") == "full" else RESULTS / "quick"
-    path = folder / f"{name}.notes.md"
+    path = results_dir(result.get("set", "quick")) / f"{name}.notes.md"
     return path.read_text().strip() if path.exists() else ""
 
 
@@ -291,7 +294,7 @@ def run_tables(prefer: str = "full") -> str:
     order = ["full", "quick"] if prefer == "full" else ["quick", "full"]
     tables = []
     for label in order:
-        path = (RESULTS if label == "full" else RESULTS / "quick") / "run.json"
+        path = results_dir(label) / "run.json"
         if path.exists():
             tables.append(run_table({**json.loads(path.read_text()), "set": label}))
     return "\n\n".join(tables) if tables else "No harness run recorded yet."

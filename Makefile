@@ -17,7 +17,7 @@ BENCH_LOCK := requirements-bench.lock
 WHEELHOUSE ?= $(HOME)/.cache/citewise/wheels
 # A portable x86-64 build with AVX2/FMA: fast on any recent CPU, and the cached wheel stays valid.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-LLAMA_VERSION = $(shell sed -n 's/^llama-cpp-python==//p' $(LOCK))
+LLAMA_VERSION = $(shell sed -n 's/^llama-cpp-python==\([^ ]*\).*/\1/p' $(LOCK))
 PYTEST_ARGS ?=
 # torch's CPU build: pip finds it on this machine's wheel folder; elsewhere set
 # PIP_EXTRA_INDEX_URL to PyTorch's CPU index. The locks pin the same version.

@@ -2,12 +2,16 @@
 
 - ``sec10q`` (``$CITEWISE_SHARED_DATA/sec10q/qna_data.csv``): 195 reviewed questions over 20 10-Q
   filings with reference answers, question type and ``Source Docs`` globs naming the gold filings.
+- ``financebench-dev`` (``$CITEWISE_SHARED_DATA/financebench-dev/questions.jsonl``): 41 FinanceBench
+  questions over 26 SEC filings, with reference answers and gold evidence pages (0-based in the
+  file, 1-based here like every page in citewise); ``doc`` is the filing's PDF name.
 - any JSONL in the documented format (``docs/eval-format.md``): ``question``, ``answer``, optional
   ``doc`` and ``page``.
 - :data:`SEC10Q_UNANSWERABLE`: questions we wrote that the 10-Q corpus cannot answer (other
   companies, periods after the filings, facts no filing holds), for refusal behaviour.
 
     python -m bench.datasets sec10q            # counts by type, one example
+    python -m bench.datasets financebench-dev
     python -m bench.datasets my_questions.jsonl
 """
 
@@ -88,10 +92,53 @@ def load_sec10q(path: str | Path | None = None, *, unanswerable: bool = False) -
     return items
 
 
+def financebench_path() -> Path:
+    """The FinanceBench-dev question file under the shared data directory."""
+    return shared_data() / "financebench-dev" / "questions.jsonl"
+
+
+def _financebench_item(row: dict, n: int) -> EvalItem:
+    evidence = row.get("evidence") or []
+    docs = {str(e.get("doc_name") or row["doc_name"]) for e in evidence} or {str(row["doc_name"])}
+    pages = sorted({int(e["evidence_page_num"]) + 1 for e in evidence if e.get("evidence_page_num") is not None})
+    return EvalItem(
+        id=str(row.get("financebench_id") or f"financebench-{n}"),
+        question=row["question"],
+        answer=str(row.get("answer") or ""),
+        doc=tuple(sorted(f"{d}.pdf" for d in docs)),
+        page=tuple(pages),
+        type=str(row.get("question_type") or ""),
+    )
+
+
+def load_financebench(path: str | Path | None = None) -> list[EvalItem]:
+    """FinanceBench-dev as items: ``doc`` the gold filing's PDF, ``page`` its 1-based evidence pages.
+
+    Args:
+        path: The questions JSONL (default :func:`financebench_path`).
+    """
+    path = Path(path) if path is not None else financebench_path()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise DatasetError(f"cannot read {path}: {e.strerror or e}") from e
+    items = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(_financebench_item(json.loads(line), n))
+        except (KeyError, TypeError, ValueError) as e:
+            raise DatasetError(f"{path}: line {n}: {e}") from e
+    return items
+
+
 def load_dataset(spec: str | Path, *, unanswerable: bool = False) -> list[EvalItem]:
-    """``"sec10q"``, a ``.csv`` in the sec10q layout, or a ``.jsonl`` in the documented format."""
+    """``"sec10q"``, ``"financebench-dev"``, a ``.csv`` in the sec10q layout, or a documented ``.jsonl``."""
     if str(spec) == "sec10q":
         return load_sec10q(unanswerable=unanswerable)
+    if str(spec) == "financebench-dev":
+        return load_financebench()
     path = Path(spec)
     if path.suffix.lower() == ".csv":
         return load_sec10q(path, unanswerable=unanswerable)
@@ -112,7 +159,7 @@ def write_jsonl(items: list[EvalItem], path: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        print("usage: python -m bench.datasets sec10q|PATH.csv|PATH.jsonl", file=sys.stderr)
+        print("usage: python -m bench.datasets sec10q|financebench-dev|PATH.csv|PATH.jsonl", file=sys.stderr)
         return 2
     try:
         items = load_dataset(args[0])

@@ -1,4 +1,4 @@
-"""CrossEncoderReranker with a tiny cross-encoder trained and saved inside the test."""
+"""CrossEncoderReranker with a tiny cross-encoder whose weights are set by hand (nothing trained)."""
 
 from __future__ import annotations
 
@@ -9,64 +9,15 @@ import pytest
 
 from retrieval.base import Hit
 from retrieval.retrievers.rerank import CrossEncoderReranker
+from tests.support.tiny_cross_encoder import build_tiny_cross_encoder
 from tests.unit.retrieval.conftest import chunk
 
-WORDS = ["cat", "dog", "fish", "bird", "sat", "ran", "on", "the", "mat", "tree", "where"]
-
-
-def _train_tiny_cross_encoder(path: Path) -> None:
-    """A 1-layer BERT taught that a passage is relevant to "where cat" when it is about the cat."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    torch.manual_seed(0)
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS])}
-    tok = BertTokenizerFast(vocab=vocab)
-    cfg = BertConfig(
-        vocab_size=len(WORDS) + 5,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        num_labels=1,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    model = BertForSequenceClassification(cfg)
-    animals = ["cat", "dog", "fish", "bird"]
-    pairs = [
-        (f"where {q}", f"the {p} sat on the mat", 1.0 if q == p else 0.0) for q in animals for p in animals
-    ]
-    assert tok.convert_tokens_to_ids(["cat"]) == [vocab["cat"]]
-    batch = tok([q for q, _, _ in pairs], [p for _, p, _ in pairs], padding=True, return_tensors="pt")
-    labels = torch.tensor([y for _, _, y in pairs])
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same float sums, so the same training, every run
-    try:
-        for _ in range(400):
-            opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                model(**batch).logits.squeeze(-1), labels
-            )
-            loss.backward()
-            opt.step()
-            if loss.item() < 0.05:
-                break
-    finally:
-        torch.set_num_threads(threads)
-    assert loss.item() < 0.05, f"the tiny cross-encoder did not learn (loss {loss.item():.3f})"
-    model.eval()
-    model.save_pretrained(path)
-    tok.save_pretrained(path)
+pytestmark = pytest.mark.integration  # real transformers / sentence-transformers model loading
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: Any) -> Path:
-    path = tmp_path_factory.mktemp("cross-encoder")
-    _train_tiny_cross_encoder(path)
-    return path
+    return build_tiny_cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
 
 
 def test_reranker_puts_the_relevant_passage_first(tiny_model: Path) -> None:
@@ -85,6 +36,18 @@ def test_reranker_puts_the_relevant_passage_first(tiny_model: Path) -> None:
     assert out[0].provenance["dense"] == {"rank": 3.0, "score": 0.5}
     assert [h.score for h in out] == sorted((h.score for h in out), reverse=True)
     assert sorted(h.chunk.id for h in out) == sorted(h.chunk.id for h in hits)
+
+
+@pytest.mark.parametrize("animal", ["cat", "dog", "fish", "bird"])
+def test_the_hand_set_model_scores_a_shared_content_word_far_above_none(
+    tiny_model: Path, animal: str
+) -> None:
+    passages = [f"the {a} sat on the mat" for a in ["dog", "bird", "cat", "fish"]]
+    scores = CrossEncoderReranker(tiny_model).scores(f"where {animal}", passages)
+    relevant = scores[passages.index(f"the {animal} sat on the mat")]
+    others = [s for p, s in zip(passages, scores) if animal not in p]
+    # A margin far wider than any rounding difference between library versions.
+    assert relevant - max(others) > 0.2, scores
 
 
 def test_reranker_validates_its_path(tmp_path: Path) -> None:

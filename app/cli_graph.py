@@ -89,27 +89,46 @@ def _show(*renderables: Any) -> None:
         console.print(item)
 
 
-@click.group(name="graph")
-@click.option(
-    "--index",
-    "index",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Index directory (default: settings index_dir, data/index).",
-)
-@click.pass_context
-def graph(ctx: click.Context, index: Path | None) -> None:
-    """Explore the knowledge graph: stats, entities, neighbourhoods, paths, export."""
+def _use_index(ctx: click.Context, index: Path | None) -> None:
+    """Point ``ctx`` at ``index``; without one, keep a factory a caller passed in (tests, embedding apps)."""
     from app.cli import _open_service
 
-    # Keep a service factory a caller passed in (tests, embedding apps) unless --index asks for another.
     given = ctx.obj if callable(ctx.obj) else (ctx.obj or {}).get("service")
     if index is not None or given is None:
         ctx.obj = {"service": lambda: _open_service(index, read_only=True)}
 
 
+def _index_callback(ctx: click.Context, _param: click.Parameter, index: Path | None) -> None:
+    if index is not None:
+        _use_index(ctx, index)
+
+
+def _index_option(**kwargs: Any) -> Callable[[Any], Any]:
+    return click.option(
+        "--index",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Index directory (default: settings index_dir, data/index).",
+        **kwargs,
+    )
+
+
+# `--index` is accepted before the subcommand (`graph --index DIR stats`) and after it
+# (`graph stats --index DIR`), like every other command's options.
+subcommand_index_option = _index_option(expose_value=False, is_eager=True, callback=_index_callback)
+
+
+@click.group(name="graph")
+@_index_option()
+@click.pass_context
+def graph(ctx: click.Context, index: Path | None) -> None:
+    """Explore the knowledge graph: stats, entities, neighbourhoods, paths, export."""
+    _use_index(ctx, index)
+
+
 @graph.command()
 @json_option
+@subcommand_index_option
 @click.pass_context
 @_graph_errors
 def stats(ctx: click.Context, as_json: bool) -> None:
@@ -134,6 +153,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--limit", default=10, show_default=True, help="Entities listed at most.")
 @json_option
+@subcommand_index_option
 @click.pass_context
 @_graph_errors
 def entity(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
@@ -155,6 +175,7 @@ def entity(ctx: click.Context, name: str, limit: int, as_json: bool) -> None:
 @click.option("--hops", default=1, show_default=True, type=click.IntRange(0, 4), help="Neighbourhood radius.")
 @click.option("--limit", default=50, show_default=True, help="Entities listed at most.")
 @json_option
+@subcommand_index_option
 @click.pass_context
 @_graph_errors
 def neighbors(ctx: click.Context, name: str, hops: int, limit: int, as_json: bool) -> None:
@@ -170,6 +191,7 @@ def neighbors(ctx: click.Context, name: str, hops: int, limit: int, as_json: boo
 @click.argument("target")
 @click.option("--max-hops", default=4, show_default=True, type=click.IntRange(1, 8))
 @json_option
+@subcommand_index_option
 @click.pass_context
 @_graph_errors
 def path(ctx: click.Context, source: str, target: str, max_hops: int, as_json: bool) -> None:
@@ -189,6 +211,7 @@ def path(ctx: click.Context, source: str, target: str, max_hops: int, as_json: b
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File to write."
 )
+@subcommand_index_option
 @click.pass_context
 @_graph_errors
 def export(ctx: click.Context, fmt: str, output: Path | None) -> None:

@@ -96,3 +96,44 @@ def test_graph_commands_read_the_index_named_by_index(corpus_copy: Path, tmp_pat
     )
     assert path.returncode == 0, path.stderr
     assert {e["name"] for e in json.loads(path.stdout)["entities"]} >= {"Ingrid Halvorsen", "Aksel Brandt"}
+
+
+def test_graph_subcommands_take_index_after_the_subcommand(corpus_copy: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    people = corpus_copy / "people_of_vesterholm.md"
+    assert run(str(BIN / "ingest"), str(people), "--index", str(index), cwd=tmp_path).returncode == 0
+    before = run(str(BIN / "citewise"), "graph", "--index", str(index), "stats", "--json", cwd=tmp_path)
+    after = run(str(BIN / "citewise"), "graph", "stats", "--index", str(index), "--json", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+    assert json.loads(after.stdout)["stats"]["documents"] == 1
+    assert json.loads(after.stdout)["stats"]["entities"] > 0
+    found = run(
+        str(BIN / "citewise"), "graph", "neighbors", "Ingrid Halvorsen", "--index", str(index), "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert "Ingrid Halvorsen" in {e["name"] for e in json.loads(found.stdout)["entities"]}
+    # A wrong index after the subcommand is used, not silently replaced by the default one.
+    missing = run(str(BIN / "citewise"), "graph", "stats", "--index", str(tmp_path / "none"), cwd=tmp_path)
+    assert missing.returncode == 1 and "no index at" in missing.stderr
+
+
+def test_every_command_takes_index_after_its_name() -> None:
+    import click
+
+    from app.cli import cli
+
+    def leaves(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        out: list[tuple[str, click.Command]] = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                out += leaves(command, f"{prefix}{name} ")
+            else:
+                out.append((f"{prefix}{name}", command))
+        return out
+
+    commands = leaves(cli, "")
+    assert {"ask", "ingest", "graph stats", "graph path", "graph export", "eval"} <= {n for n, _ in commands}
+    lacking = [name for name, cmd in commands if not any("--index" in p.opts for p in cmd.params)]
+    assert lacking == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.evaluation import DatasetError, EvalItem, load_jsonl
-from bench.datasets import SEC10Q_UNANSWERABLE, load_dataset, load_sec10q, write_jsonl
+from bench.datasets import SEC10Q_UNANSWERABLE, load_dataset, load_financebench, load_sec10q, write_jsonl
 
 
 def _write(path: Path, *lines: str) -> Path:
@@ -83,3 +83,43 @@ def test_example_dataset_in_docs_is_valid(repo_dir: Path) -> None:
     assert len(items) == 10 and sum(not i.answerable for i in items) == 2
     corpus = {p.name for p in (repo_dir / "data" / "corpus").iterdir()}
     assert {d for i in items for d in i.doc} <= corpus
+
+
+def test_financebench_pages_become_one_based_and_docs_pdf_names(tmp_path: Path) -> None:
+    row = {
+        "financebench_id": "fb-1",
+        "doc_name": "ACME_2022_10K",
+        "question": "What was ACME's FY2022 revenue?",
+        "answer": "$10.00",
+        "question_type": "metrics-generated",
+        "evidence": [
+            {"evidence_text": "...", "doc_name": "ACME_2022_10K", "evidence_page_num": 0},
+            {"evidence_text": "...", "doc_name": "ACME_2022_10K", "evidence_page_num": 41},
+        ],
+    }
+    no_evidence = {"doc_name": "ACME_2021_10K", "question": "Q?", "answer": "A", "evidence": []}
+    items = load_financebench(_write(tmp_path / "q.jsonl", json.dumps(row), "", json.dumps(no_evidence)))
+    assert items[0] == EvalItem(
+        id="fb-1", question=row["question"], answer="$10.00", doc=("ACME_2022_10K.pdf",), page=(1, 42),
+        type="metrics-generated",
+    )  # fmt: skip
+    assert items[1].doc == ("ACME_2021_10K.pdf",) and items[1].page == () and items[1].id == "financebench-3"
+
+
+def test_financebench_errors_name_the_line(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="line 2"):
+        load_financebench(
+            _write(tmp_path / "q.jsonl", json.dumps({"doc_name": "A", "question": "Q?"}), "{bad")
+        )
+    with pytest.raises(DatasetError, match="cannot read"):
+        load_financebench(tmp_path / "missing.jsonl")
+
+
+def test_financebench_dev_adapter_on_the_shared_set(shared_data_dir: Path) -> None:
+    items = load_dataset("financebench-dev")
+    assert len(items) == 41 and len({i.id for i in items}) == 41
+    pdfs = shared_data_dir / "financebench-dev" / "pdfs"
+    assert all(len(i.doc) == 1 and (pdfs / i.doc[0]).is_file() for i in items)
+    assert all(i.page and min(i.page) >= 1 for i in items)
+    first = next(i for i in items if i.id == "financebench_id_03029")
+    assert first.doc == ("3M_2018_10K.pdf",) and first.page == (60,) and first.answer == "$1577.00"

@@ -3,7 +3,8 @@
 #
 # What gets installed is pinned: requirements.lock (what the app needs at run time) and
 # requirements-dev.lock (that plus the test tools) hold every package version the suite is run
-# with; pyproject.toml keeps compatible ranges for library users. `make lock` refreshes both.
+# with (requirements-bench.lock adds the benchmark tools); pyproject.toml keeps compatible ranges
+# for library users. `make lock` refreshes all three.
 
 PY ?= python3
 VENV ?= .venv

@@ -17,7 +17,8 @@ sends a JSON hello (its ``sys.path``, so the child imports what the parent can),
 extractor pickled (the parent's own object: the child only unpickles what its parent wrote), then
 one JSON job per document and ``null`` to stop. The child answers in JSON only (the parent reads
 untrusted documents through it and never unpickles what it sends): ``ready`` or the reason it
-could not load the extractor, then one reply per job. A worker that cannot start raises
+could not load the extractor, ``loaded`` once its model is (job clocks start there), then one
+reply per job. A worker that cannot start or load its model raises
 :class:`WorkerUnavailableError`: the document is not at fault, and the caller extracts it in-process.
 """
 
@@ -91,8 +92,9 @@ class ExtractionWorker:
         extractor: Pickled into the child (it must not hold a loaded model; the child loads its own).
         timeout_s: Time limit of a job, plus ``per_unit_s`` for each of its units.
         per_unit_s: Extra seconds allowed per unit (spaCy parses about 40 chunks a second).
-        startup_timeout_s: How long a new child may take to load the extractor and say ``ready``
-            (the model itself loads after that, on the first job's clock).
+        startup_timeout_s: How long a new child may take to load the extractor and say ``ready``,
+            and then to load its model. Job clocks start once the model is loaded: a restart
+            under a heavy load never times out the innocent documents queued behind a crash.
     """
 
     def __init__(
@@ -101,7 +103,7 @@ class ExtractionWorker:
         *,
         timeout_s: float = 120.0,
         per_unit_s: float = 1.0,
-        startup_timeout_s: float = 60.0,
+        startup_timeout_s: float = 120.0,
     ) -> None:
         if timeout_s <= 0 or per_unit_s < 0 or startup_timeout_s <= 0:
             raise ValueError(
@@ -123,6 +125,7 @@ class ExtractionWorker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._jobs: deque[_Job] = deque()  # sent and not yet collected, oldest first
+        self._loaded = False  # whether the running child has said its model is loaded
         self._unavailable: str | None = None  # why a child could not start; no other start is tried
 
     @property
@@ -152,13 +155,23 @@ class ExtractionWorker:
         except WorkerUnavailableError as e:
             self._unavailable = str(e)
             raise
+        self._loaded = False
         logger.debug("graph worker started pid=%s", self._proc.pid)
 
     def submit(self, doc_id: str, units: Sequence[TextUnit]) -> None:
         """Queue one document; collect it (in order) with :meth:`result`."""
         plain = [ExtractionUnit(u.id, u.doc_id, u.text, u.page_start) for u in units]
         job = _Job(doc_id, plain, self.timeout_s + self.per_unit_s * len(plain), time.monotonic())
-        self._send(job)
+        try:
+            self._send(job)
+        except WorkerUnavailableError:
+            raise
+        except ExtractionError:
+            if not (self._jobs and self._exited()):
+                raise
+            # The child died on a job before this one: collecting that one (as a crash) restarts
+            # the child, and this job goes to the new one with the others, still isolated.
+            logger.debug("graph worker died before doc_id=%s was sent; it is sent after the restart", doc_id)
         self._jobs.append(job)
 
     def result(self) -> WorkerResult:
@@ -187,6 +200,9 @@ class ExtractionWorker:
         """The child's reply to ``job``; on a crash or timeout, a new child gets the jobs after it."""
         if self._conn is None:
             raise WorkerUnavailableError(self._unavailable or "graph worker is not running")
+        if not self._loaded:
+            self._await_model(job)
+        assert self._conn is not None
         if not self._conn.poll(max(0.0, job.started + job.limit_s - time.monotonic())):
             self._restart()
             raise ExtractionError(
@@ -202,6 +218,43 @@ class ExtractionWorker:
             self._restart()
             raise ExtractionError(f"graph worker crashed (exit code {code})") from e
         return reply
+
+    def _await_model(self, job: _Job) -> None:
+        """Wait for a new child's model; the clocks of ``job`` and those after it start now.
+
+        Nothing is extracted before the model is loaded, so a child that dies or stalls while
+        loading it fails no document: the worker becomes unavailable and they go in-process.
+        """
+        assert self._conn is not None
+        reason = f"graph worker did not load its model within {self.startup_timeout_s:g} s"
+        message: Any = None
+        try:
+            if self._conn.poll(self.startup_timeout_s):
+                message = json.loads(self._conn.recv_bytes())
+        except (EOFError, OSError, ValueError):
+            code = None
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._proc.wait(timeout=5.0)
+            reason = f"graph worker exited while loading its model (exit code {code})"
+        if not isinstance(message, dict) or message.get("status") != "loaded":
+            self._unavailable = reason
+            self._kill()
+            raise WorkerUnavailableError(reason)
+        self._loaded = True
+        now = time.monotonic()
+        for waiting in (job, *self._jobs):
+            waiting.started = max(waiting.started, now)
+
+    def _exited(self) -> bool:
+        """Whether the child has exited (waiting a moment for one that is closing its end)."""
+        if self._proc is None:
+            return True
+        try:
+            self._proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def _send(self, job: _Job) -> None:
         """Send one job, starting a child if needed.
@@ -345,6 +398,7 @@ def _serve(conn: Connection, extractor: GraphExtractor) -> None:
             warm_up()
         except Exception:  # reported with the first job, which fails the same way
             logger.debug("graph worker warm-up failed", exc_info=True)
+    conn.send_bytes(json.dumps({"status": "loaded"}).encode())  # job clocks start from here
     while True:
         data = jobs.get()
         job = json.loads(data) if data is not None else None

@@ -117,6 +117,15 @@ def test_queued_documents_come_back_in_order_and_survive_a_crash_before_them(
         worker.result()
 
 
+def test_a_document_sent_after_the_child_died_goes_to_the_next_child(worker: ExtractionWorker) -> None:
+    worker.submit("d1", units("d1", "die"))
+    assert worker._proc is not None and worker._proc.wait(timeout=60) == 7  # dead before d2 is sent
+    worker.submit("d2", units("d2", "Acme"))  # not refused: it waits for the restart d1's crash brings
+    with pytest.raises(ExtractionError, match=r"crashed \(exit code 7\)"):
+        worker.result()
+    assert [e.name for e in worker.result().graph.entities] == ["Acme"]
+
+
 def test_an_extractor_that_cannot_be_pickled_is_refused() -> None:
     extractor = SpacyGraphExtractor(model_loader=lambda: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(ExtractionError, match="cannot be sent to a worker process"):
@@ -183,6 +192,39 @@ def test_a_child_that_exits_while_starting_makes_the_worker_unavailable() -> Non
     worker = ExtractionWorker(UnloadableExtractor(exit_code=5), timeout_s=30)
     with worker, pytest.raises(WorkerUnavailableError, match=r"exited while starting \(exit code 5\)"):
         worker.submit("d1", units("d1", "Acme"))
+
+
+class SlowLoadingExtractor(EchoExtractor):
+    """A model that takes longer to load than a job may take; ``crash`` makes loading it crash."""
+
+    def __init__(self, crash: bool = False) -> None:
+        self.crash = crash
+
+    def warm_up(self) -> None:
+        if self.crash:
+            os._exit(4)
+        time.sleep(4.0)
+
+
+def test_loading_the_model_is_not_on_any_jobs_clock() -> None:
+    with ExtractionWorker(SlowLoadingExtractor(), timeout_s=2.0, per_unit_s=0.0) as w:
+        w.submit("d1", units("d1", "Acme"))
+        w.submit("d2", units("d2", "Globex"))
+        assert [e.name for e in in_thread(w.result).graph.entities] == ["Acme"]
+        assert [e.name for e in in_thread(w.result).graph.entities] == ["Globex"]
+
+
+def test_a_child_that_dies_loading_its_model_fails_no_document_it_makes_the_worker_unavailable() -> None:
+    with ExtractionWorker(SlowLoadingExtractor(crash=True), timeout_s=30) as w:
+        w.submit("d1", units("d1", "Acme"))
+        w.submit("d2", units("d2", "Globex"))
+        for _ in range(2):  # neither is reported as a crash of its own: the caller extracts both itself
+            with pytest.raises(
+                WorkerUnavailableError, match=r"exited while loading its model \(exit code 4\)"
+            ):
+                w.result()
+        with pytest.raises(WorkerUnavailableError):
+            w.submit("d3", units("d3", "Initech"))
 
 
 def test_an_extractor_defined_in_the_running_script_is_refused() -> None:

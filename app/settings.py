@@ -77,7 +77,8 @@ class GraphSettings(BaseModel):
         True,
         description=(
             "Extract in a worker process overlapped with embedding (measured +28% ingest time on the "
-            "reports against +34-55% in-process); a spaCy crash or hang then costs one document's graph."
+            "reports against +34-55% in-process); a spaCy crash or hang then leaves one document's "
+            "graph pending, for `citewise doctor --repair` to build."
         ),
     )
     worker_min_mb: float = Field(

@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS profiles (
 );
 """
 
+# A document's graph status, in ``extra["graph"]``: committed as "pending" with its chunks when a
+# graph is wanted, "done" once the graph is written (it may hold no entity at all: "no entities
+# found" is a result), "off" when the document was ingested without a graph.
+GRAPH_PENDING, GRAPH_DONE, GRAPH_OFF = "pending", "done", "off"
+
 _CHUNK_COLUMNS = (
     "c.rowid, c.id, c.doc_id, c.kind, c.parent_id, c.chunk_index, c.page_start, c.page_end, c.section, "
     "c.n_tokens, c.text, d.source, d.file_name, d.file_type, d.content_hash, d.title, d.created, d.modified"
@@ -94,9 +99,31 @@ class DocumentRecord:
     extra: str = "{}"
 
     def extra_data(self) -> dict[str, Any]:
-        """The free-form ``extra`` JSON (warnings, graph notes) as a dict."""
+        """The free-form ``extra`` JSON (graph status, notes, reason) as a dict."""
         data: dict[str, Any] = json.loads(self.extra or "{}")
         return data
+
+    @property
+    def graph_status(self) -> str | None:
+        """``pending``, ``done`` or ``off`` (see ``GRAPH_*``); None in indexes written before it was kept."""
+        status = self.extra_data().get("graph")
+        return str(status) if status is not None else None
+
+
+def graph_extra(status: str, *, notes: Sequence[str] = (), reason: str = "") -> str:
+    """The ``extra`` JSON of a document whose graph is in ``status``.
+
+    ``notes`` are the extractor's notes of a graph that is done (kept under ``graph_notes``, where
+    the doctor of older versions looks for a confirmed graph); ``reason`` says why one is pending.
+    """
+    if status not in (GRAPH_PENDING, GRAPH_DONE, GRAPH_OFF):
+        raise ValueError(f"unknown graph status {status!r}")
+    data: dict[str, Any] = {"graph": status}
+    if status == GRAPH_DONE:
+        data["graph_notes"] = list(notes)
+    elif reason:
+        data["graph_reason"] = reason
+    return json.dumps(data)
 
 
 class SQLiteDocStore:
@@ -241,6 +268,16 @@ class SQLiteDocStore:
             conn.execute("UPDATE documents SET n_entities = ? WHERE doc_id = ?", (n_entities, doc_id))
             if extra is not None:
                 conn.execute("UPDATE documents SET extra = ? WHERE doc_id = ?", (json.dumps(extra), doc_id))
+
+    def set_graph_status(
+        self, doc_id: str, status: str, *, entities: int = 0, notes: Sequence[str] = (), reason: str = ""
+    ) -> None:
+        """Record a document's graph status (and entity count, notes or reason; see :func:`graph_extra`)."""
+        extra = graph_extra(status, notes=notes, reason=reason)
+        with self.transaction(bump=False) as conn:
+            conn.execute(
+                "UPDATE documents SET n_entities = ?, extra = ? WHERE doc_id = ?", (entities, extra, doc_id)
+            )
 
     # -- reads ------------------------------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

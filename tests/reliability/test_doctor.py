@@ -10,14 +10,19 @@ anything, and that the result equals an index built without interruption.
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from filelock import FileLock
 
+from app.cli import cli
 from app.manifest import begin_session, read_manifest, write_manifest
+from graph.base import DocumentGraph, ExtractionError, TextUnit
 from tests.reliability.helpers import index_state
 
 pytestmark = pytest.mark.integration
@@ -139,6 +144,8 @@ def test_killed_between_graph_commit_and_confirmation_of_an_update(
     service.pipeline.extractor = None  # simulate the kill: docstore + BM25 updated, graph still old
     service.pipeline.graph_store = None
     service.pipeline.run([folder], graph=True)
+    with service.store.docstore.transaction() as conn:  # the record as committed before the graph step
+        conn.execute("UPDATE documents SET extra = ? WHERE doc_id = ?", ('{"graph": "pending"}', mill))
     assert service.graph_store.stats() == old_graph
     assert kinds(service.doctor()) == {"graph:stale_mentions"}
     assert mill in {i.doc_id for i in service.doctor().errors}
@@ -214,4 +221,94 @@ def test_doctor_reports_busy_while_a_writer_holds_the_lock(hash_services: Any, f
         report = service.doctor()
     assert report.busy and not report.consistent
     assert json.loads(json.dumps(report.to_dict()))["busy"] is True
+    assert service.doctor().consistent
+
+
+class CrashingExtractor:
+    """Kills the graph worker on every document (in the test process it only raises)."""
+
+    worker_safe = True
+
+    def __init__(self) -> None:
+        self.parent = os.getpid()
+
+    def extract(self, doc_id: str, units: Sequence[TextUnit]) -> DocumentGraph:
+        if os.getpid() != self.parent:
+            os._exit(9)
+        raise ExtractionError("CrashingExtractor only crashes in the worker")
+
+
+def cli_doctor(index: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(cli, ["doctor", "--index", str(index), "--json", *args])
+    return result.exit_code, json.loads(result.output)
+
+
+def pending_docs(report: dict[str, Any]) -> set[str]:
+    return {i["doc_id"] for i in report["issues"] if i["kind"] == "pending_graph"}
+
+
+def test_documents_whose_graph_extraction_never_happened_are_reported_and_built_by_repair(
+    hash_services: Any, folder: Path, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = hash_services()
+    service.pipeline.extractor = CrashingExtractor()
+    service.pipeline.graph_worker, service.pipeline.graph_worker_min_bytes = True, 0
+    report = service.ingest([folder])
+    assert report.count("added") == 3 and not report.failed  # stored and searchable
+    for outcome in report.outcomes:
+        assert outcome.entities == 0 and any(
+            "graph worker crashed (exit code 9)" in w for w in outcome.warnings
+        )
+    docs = {r.doc_id for r in service.documents()}
+    assert {r.graph_status for r in service.documents()} == {"pending"}
+    service.close()
+
+    code, found = cli_doctor(service.index_dir)  # a new process would see the same: it is persisted
+    assert code == 1 and not found["consistent"] and pending_docs(found) == docs
+    from tests.fakes import HashEmbedder
+
+    monkeypatch.setattr(HashEmbedder, "embed_batch", lambda self, texts: pytest.fail("re-embedded"))
+    code, fixed = cli_doctor(service.index_dir, "--repair")
+    assert code == 0 and fixed["consistent"], fixed
+    assert sum("re-extracted" in r for r in fixed["repairs"]) == 3
+    reopened = hash_services()
+    assert {r.graph_status for r in reopened.documents()} == {"done"}
+    assert index_state(reopened) == reference
+
+
+def test_an_index_left_by_the_spawn_worker_bug_is_reported_and_repaired(
+    hash_services: Any, folder: Path, reference: dict[str, Any]
+) -> None:
+    """Issue 21's indexes: every graph empty yet confirmed, with the failure only in its notes."""
+    service = hash_services()
+    service.ingest([folder])
+    note = "graph extraction failed: graph worker crashed (exit code 1)"
+    for record in service.documents():
+        service.graph_store.upsert_document(DocumentGraph(record.doc_id, notes=[note]))
+        with service.store.docstore.transaction(bump=False) as conn:
+            conn.execute(
+                "UPDATE documents SET extra = ?, n_entities = 0 WHERE doc_id = ?",
+                (json.dumps({"graph_notes": [note]}), record.doc_id),
+            )
+    assert service.graph_store.stats()["entities"] == 0
+    found = service.doctor()
+    assert kinds(found) == {"graph:pending_graph"}
+    assert {i.doc_id for i in found.errors} == {r.doc_id for r in service.documents()}
+    assert all(note in i.detail for i in found.errors)
+    no_embedding(service)
+    fixed = service.doctor(repair=True)
+    assert fixed.consistent, fixed.issues
+    assert index_state(service) == reference
+
+
+def test_a_document_without_entities_has_a_done_graph_and_is_not_reported(
+    hash_services: Any, tmp_path: Path
+) -> None:
+    docs = tmp_path / "plain"
+    docs.mkdir()
+    (docs / "numbers.txt").write_text("the ratio went from three to four over the year")
+    service = hash_services()
+    service.ingest([docs])
+    (record,) = service.documents()
+    assert record.graph_status == "done" and record.n_entities == 0
     assert service.doctor().consistent

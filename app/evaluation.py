@@ -175,7 +175,6 @@ def page_hit(
 
 # ------------------------------------------------------------------------------------ answers
 _CITE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-_SOURCES_LINE = re.compile(r"\(?\s*SOURCES?(?:\(S\))?\s*:[^\n)]*\)?", re.IGNORECASE)
 _STRIP = str.maketrans({c: " " for c in string.punctuation if c not in ".,%$"})
 _ARTICLES = frozenset({"a", "an", "the"})
 _FIGURE = re.compile(
@@ -186,8 +185,8 @@ _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 
 
 def _clean(text: str) -> str:
-    """Drop citation markers ``[1]`` and ``SOURCE: file.pdf`` notes, which are not answer content."""
-    return _CITE.sub(" ", _SOURCES_LINE.sub(" ", text))
+    """Drop citation markers ``[1]``, which are not answer content."""
+    return _CITE.sub(" ", text)
 
 
 def normalize_tokens(text: str) -> list[str]:

@@ -287,7 +287,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 # ------------------------------------------------------------------------------------ scoring
 class QuestionResult(BaseModel):
-    """The figures of one question (None where a metric does not apply)."""
+    """The figures of one question (None where a metric does not apply); ``notes`` say why it was refused."""
 
     id: str
     question: str
@@ -304,6 +304,7 @@ class QuestionResult(BaseModel):
     numeric_match: float | None
     latency_s: float
     ttft_s: float | None
+    notes: list[str] = []
 
 
 def score(item: EvalItem, answer: Answer, latency_s: float, ttft_s: float | None = None) -> QuestionResult:
@@ -327,6 +328,7 @@ def score(item: EvalItem, answer: Answer, latency_s: float, ttft_s: float | None
         numeric_match=numeric_match(answer.text, item.answer or "") if item.answerable else None,
         latency_s=round(latency_s, 3),
         ttft_s=None if ttft_s is None else round(ttft_s, 3),
+        notes=list(answer.notes),
     )
 
 

@@ -43,7 +43,7 @@ _CALENDAR_WORDS = frozenset(
 )
 _WORD = re.compile(r"[^\W_][\w&'’.-]*")
 _SENTENCE_END = re.compile(r"[.?!;:](?:\s|$)|\n")
-_POSSESSIVE = re.compile(r"(?:'s|’s|s'|s’)$", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?:'s|’s)$", re.IGNORECASE)  # "Companies'" arrives without its apostrophe
 _CONNECTORS = frozenset({"of", "&", "de", "du", "van", "von", "der"})
 
 # Names (capitalized, 4+ letters, or acronyms) and years: the literal check's words.
@@ -142,14 +142,18 @@ def question_names(question: str) -> list[Name]:
     return names
 
 
-def _evidence_texts(hits: Sequence[Hit], coverage: Sequence[DocumentCoverage]) -> list[str]:
+def _hit_texts(hits: Sequence[Hit]) -> list[str]:
+    """The retrieved passages, normalised: each child chunk with its parent section."""
+    return [normalize(h.chunk.text + " " + (h.parent.text if h.parent is not None else "")) for h in hits]
+
+
+def _named_texts(hits: Sequence[Hit], passages: list[str], coverage: Sequence[DocumentCoverage]) -> list[str]:
+    """Each passage with its document's names: file name, title and cover page."""
     names = {d.doc_id: d.names for d in coverage}
-    texts = []
-    for hit in hits:
-        chunk = hit.chunk
-        parts = [chunk.text, hit.parent.text if hit.parent is not None else "", chunk.file_name, chunk.title]
-        texts.append(normalize(" ".join(parts)) + " " + names.get(chunk.doc_id, ""))
-    return texts
+    return [
+        " ".join((text, normalize(h.chunk.file_name + " " + h.chunk.title), names.get(h.chunk.doc_id, "")))
+        for h, text in zip(hits, passages, strict=True)
+    ]
 
 
 class RefusalGate:
@@ -192,14 +196,15 @@ class RefusalGate:
             return None
         documents = self.coverage.documents()
         names = question_names(question)
-        evidence = _evidence_texts(result.hits, documents)
+        passages = _hit_texts(result.hits)
         if self.check_names:
+            evidence = _named_texts(result.hits, passages, documents)
             unnamed = [n.text for n in names if not _named_in(n, evidence)]
             if unnamed:
                 listed = ", ".join(repr(n) for n in unnamed)
                 return f"no retrieved passage or its document names {listed}"
         if self.check_periods:
-            return self._period_reason(question, names, documents, evidence)
+            return self._period_reason(question, names, documents, passages)
         return None
 
     def _period_reason(

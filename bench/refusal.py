@@ -19,8 +19,11 @@ after the gate let a question through. Gate configurations, all in the same run:
 - ``relevance``: ``refuse_uncovered`` off: the relevance threshold alone;
 - ``literal``: the previous default: relevance plus the literal unknown-terms check.
 
-``--half tune`` / ``confirm`` keep alternate questions of every set (``bench.datasets.split_half``):
-thresholds are chosen on ``tune`` and confirmed on ``confirm``. Results go to
+``--half tune`` / ``confirm`` keep alternate questions of every set (``bench.datasets.split_half``).
+``--calibrate`` (with ``--half tune``) chooses ``min_relevance``: it retrieves every tune question
+once through the service, records the best dense similarity and what the other checks decide,
+and picks the highest threshold that refuses no answerable tune question; the confirmation half
+then runs through ``citewise eval`` with that threshold. Results go to
 ``bench/results/refusal.json`` (or ``--out``); ``python -m bench.report`` renders them.
 """
 
@@ -127,8 +130,70 @@ def measure(sets: dict[str, tuple[str, list[EvalItem]]], indexes: dict[str, Path
     return {"rows": rows}
 
 
+def gate_inputs(items: list[EvalItem], index: Path) -> list[dict[str, Any]]:
+    """Per question: its best dense similarity and the gate's verdict with the relevance check off."""
+    from app.service import Citewise
+
+    service = Citewise.open(index, read_only=True, llm={"answer_mode": "extractive"})
+    try:
+        gate = service.chain.gate
+        threshold, gate.min_relevance = gate.min_relevance, float("-inf")
+        rows = []
+        for item in items:
+            result = service.search(item.question)
+            reason = gate.reason(item.question, result)
+            rows.append(
+                {"id": item.id, "answerable": item.answerable, "best": result.best_relevance, "other": reason}
+            )
+        gate.min_relevance = threshold
+        return rows
+    finally:
+        service.close()
+
+
+CANDIDATES = [round(0.10 + 0.025 * i, 3) for i in range(15)]  # 0.10 ... 0.45
+
+
+def calibrate(rows: list[dict[str, Any]], candidates: list[float] = CANDIDATES) -> dict[str, Any]:
+    """Refusal rates per candidate ``min_relevance``; the chosen one refuses no answerable question.
+
+    A question is refused at threshold ``t`` when its best similarity is below ``t`` or another
+    check refuses it. The choice is the highest ``t`` whose false refusals on the answerable
+    questions do not exceed those of the other checks alone.
+    """
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+
+    def rate(group: list[dict[str, Any]], t: float) -> float:
+        return sum(1 for r in group if r["best"] < t or r["other"]) / len(group) if group else 0.0
+
+    table = [{"min_relevance": t, "false": rate(answerable, t), "correct": rate(unanswerable, t)} for t in candidates]
+    floor = rate(answerable, float("-inf"))
+    chosen = max((row["min_relevance"] for row in table if row["false"] <= floor), default=candidates[0])
+    return {"table": table, "chosen": chosen, "answerable": len(answerable), "unanswerable": len(unanswerable)}
+
+
+def markdown_calibration(r: dict[str, Any]) -> str:
+    """The calibration table: refusal rates per candidate ``min_relevance`` on the tune half."""
+    cal = r["calibration"]
+    lines = [
+        f"Tune half: {cal['answerable']} answerable and {cal['unanswerable']} unanswerable questions "
+        f"(FinanceBench-dev and sec10q together). Chosen `min_relevance`: **{cal['chosen']}** (the "
+        "highest threshold that adds no false refusal to the other checks').",
+        "",
+        "| min_relevance | false refusals (answerable) | correct refusals (unanswerable) |",
+        "|---|---|---|",
+    ]
+    for row in cal["table"]:
+        mark = " (chosen)" if row["min_relevance"] == cal["chosen"] else ""
+        lines.append(f"| {row['min_relevance']}{mark} | {row['false']:.3f} | {row['correct']:.3f} |")
+    return "\n".join(lines)
+
+
 def markdown(r: dict[str, Any]) -> str:
     """Refusal rates per set (rows) and gate (columns), with the targets."""
+    if "calibration" in r:
+        return markdown_calibration(r)
     gates = list(dict.fromkeys(row["gate"] for row in r["rows"]))
     sets = list(dict.fromkeys(row["set"] for row in r["rows"]))
     by = {(row["set"], row["gate"]): row for row in r["rows"]}
@@ -166,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gates", nargs="+", choices=list(GATES), default=list(GATES))
     parser.add_argument("--only", nargs="+", default=None, help="set names to run (default: all four)")
     parser.add_argument("--out", default="refusal", help="results name: bench/results/<out>.json")
+    parser.add_argument("--calibrate", action="store_true", help="choose min_relevance on these questions")
     args = parser.parse_args(argv)
     sets = question_sets(args.half)
     if args.only:
@@ -176,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no index at {path} ({key}): build it with `ingest --index {path} FOLDER`", file=sys.stderr)
             return 2
     t0 = time.perf_counter()
+    if args.calibrate:
+        rows = [row for key, items in sets.values() for row in gate_inputs(items, indexes[key])]
+        payload = {"calibration": calibrate(rows), "questions": rows, "half": args.half}
+        write_result(args.out, payload, "python -m bench.refusal " + " ".join(argv or sys.argv[1:]))
+        print(json.dumps(payload["calibration"], indent=1))
+        return 0
     payload = measure(sets, indexes, args.gates)
     payload.update(
         half=args.half,

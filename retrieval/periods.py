@@ -274,6 +274,8 @@ def reported_through(text: str) -> date | None:
     """
     latest: date | None = None
     for m in _ENDED.finditer(text):
+        if "ending" in m.group(0).lower():  # "the fiscal year ending September 30, 2024" lies ahead
+            continue
         for period in _ended(m):
             latest = period.latest if latest is None else max(latest, period.latest)
     return latest

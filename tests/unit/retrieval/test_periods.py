@@ -115,6 +115,8 @@ def test_reported_through_counts_only_ended_periods() -> None:
     )
     assert reported_through(text) == date(2023, 6, 30)
     assert reported_through("Our goal is to be carbon negative by 2030.") is None
+    assert reported_through("the dividend for the fiscal year ending September 30, 2024") is None
+    assert labels("the fiscal year ending September 30, 2024") == ["12 months to 2024-09-30"]
 
 
 def test_mentioned_years_in_any_spelling() -> None:

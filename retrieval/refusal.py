@@ -32,15 +32,18 @@ from retrieval.coverage import CorpusCoverage, DocumentCoverage, documents_named
 from retrieval.periods import Period, find_periods, mentioned_years
 
 # Words that start questions or join them: never names, even capitalised.
-NOT_NAMES = frozenset(
-    """what who whom whose which when where why how is are was were did does do can could would should
-    the a an and in on of for to tell list give show i it he she they we you his her its their this
-    that these those also please if as by at from with here there let""".split()
-)
-_CALENDAR_WORDS = frozenset(
-    """january february march april may june july august september october november december jan feb mar
-    apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday""".split()
-)
+NOT_NAMES = frozenset({
+    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "is", "are", "was", "were",
+    "did", "does", "do", "can", "could", "would", "should", "the", "a", "an", "and", "in", "on", "of",
+    "for", "to", "tell", "list", "give", "show", "i", "it", "he", "she", "they", "we", "you", "his", "her",
+    "its", "their", "this", "that", "these", "those", "also", "please", "if", "as", "by", "at", "from",
+    "with", "here", "there", "let",
+})  # fmt: skip
+_CALENDAR_WORDS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+})  # fmt: skip
 _WORD = re.compile(r"[^\W_][\w&'’.-]*")
 _SENTENCE_END = re.compile(r"[.?!;:](?:\s|$)|\n")
 _POSSESSIVE = re.compile(r"(?:'s|’s)$", re.IGNORECASE)  # "Companies'" arrives without its apostrophe

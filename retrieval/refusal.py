@@ -47,6 +47,7 @@ _CALENDAR_WORDS = frozenset({
 _WORD = re.compile(r"[^\W_][\w&'’.-]*")
 _SENTENCE_END = re.compile(r"[.?!;:](?:\s|$)|\n")
 _POSSESSIVE = re.compile(r"(?:'s|’s)$", re.IGNORECASE)  # "Companies'" arrives without its apostrophe
+_ACRONYM_PLURAL = re.compile(r"(?<=[A-Z0-9])s$")
 _CONNECTORS = frozenset({"of", "&", "de", "du", "van", "von", "der"})
 
 # Names (capitalized, 4+ letters, or acronyms) and years: the literal check's words.
@@ -138,7 +139,8 @@ def question_names(question: str) -> list[Name]:
                 continue
             possessive = bool(_POSSESSIVE.search(words[-1]))
             words[-1] = _POSSESSIVE.sub("", words[-1]) if possessive else words[-1]
-            acronym = not any(c.islower() for w in words for c in w)
+            # "10-Qs", "CEOs": an acronym's plural is still an acronym
+            acronym = not any(c.islower() for w in words for c in _ACRONYM_PLURAL.sub("", w))
             name = Name(" ".join(words), acronym)
             if (possessive or not acronym) and name not in names and normalize(name.text):
                 names.append(name)

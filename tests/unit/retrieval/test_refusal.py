@@ -86,6 +86,7 @@ ORCHARD_SALES = ("BLUEORCHARD_2021Q1_10Q.pdf", ORCHARD_10Q[1], 2)
         ("Microsoft, Apple and Bank of America", ["Apple", "Bank of America"]),  # first word skipped
         ("Does Foot Locker's new CEO have CEO experience?", ["Foot Locker"]),
         ("What is the unadjusted EBITDA % margin in USD for 3M?", []),  # bare acronyms are jargon
+        ("What do the 10-Qs and the CEOs say about Intel?", ["Intel"]),  # and so are their plurals
         ("Which of JPM's segments had the lowest revenue in 2021 Q1?", ["JPM"]),
         ("Tesla's revenue in Q3 FY23?", ["Tesla"]),  # a possessive first word is a name
         ("We want a metric. Here's the question: what was Netflix's margin in June 2023?", ["Netflix"]),

@@ -56,7 +56,9 @@ _ENDED = re.compile(
     re.IGNORECASE,
 )
 # "the year ended 2022", "fiscal year ending 2024": a year without its day
-_ENDED_YEAR = re.compile(r"\b(?:fiscal\s+)?years?\s+end(?:ed|ing)\s+(?:in\s+)?" + _YEAR + r"\b", re.IGNORECASE)
+_ENDED_YEAR = re.compile(
+    r"\b(?:fiscal\s+)?years?\s+end(?:ed|ing)\s+(?:in\s+)?" + _YEAR + r"\b", re.IGNORECASE
+)
 _DAY = re.compile(_MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+" + _YEAR + r"\b", re.IGNORECASE)
 _DAY_FIRST = re.compile(r"\b(?P<day>\d{1,2})\s+" + _MONTH + r",?\s+" + _YEAR + r"\b", re.IGNORECASE)
 _ISO_DAY = re.compile(r"\b" + _YEAR + r"-(?P<month>\d{2})-(?P<day>\d{2})\b")
@@ -282,7 +284,10 @@ def reported_through(text: str) -> date | None:
 
 
 _ANY_YEAR = re.compile(
-    r"(?:\b(?:FY|Q[1-4]|[1-4]Q|H[12]|[12]H)\s*'?(?P<short>\d{2})\b)|" + _NOT_NUM_BEFORE + _YEAR + _NOT_NUM_AFTER,
+    r"(?:\b(?:FY|Q[1-4]|[1-4]Q|H[12]|[12]H)\s*'?(?P<short>\d{2})\b)|"
+    + _NOT_NUM_BEFORE
+    + _YEAR
+    + _NOT_NUM_AFTER,
     re.IGNORECASE,
 )
 

@@ -192,7 +192,9 @@ class RefusalGate:
         if not result.hits:
             return "nothing was retrieved"
         if result.best_relevance < self.min_relevance:
-            return f"best relevance {result.best_relevance:.3f} is below min_relevance {self.min_relevance:.3f}"
+            return (
+                f"best relevance {result.best_relevance:.3f} is below min_relevance {self.min_relevance:.3f}"
+            )
         if self.knows is not None:
             missing = unknown_terms(question, self.knows)
             if missing:

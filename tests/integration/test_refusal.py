@@ -114,7 +114,9 @@ def test_real_filings_answer_analyst_spellings(filings, question: str) -> None:
         ("What was Boeing's commercial airplanes backlog in Q2 FY24?", "names 'Boeing'"),
     ],
 )
-def test_real_filings_refuse_uncovered_periods_and_absent_companies(filings, question: str, because: str) -> None:
+def test_real_filings_refuse_uncovered_periods_and_absent_companies(
+    filings, question: str, because: str
+) -> None:
     answer = filings.ask(question)
     assert answer.refused and answer.citations == ()
     assert any(because in note for note in answer.notes), answer.notes

@@ -101,7 +101,9 @@ def test_quarter_and_half_bounds() -> None:
 
 def test_exact_spans() -> None:
     (quarter,) = parse_periods("the quarter ended December 28, 2024")
-    assert quarter == Period("3 months to 2024-12-28", 2024, date(2024, 9, 29), date(2024, 12, 28), exact=True)
+    assert quarter == Period(
+        "3 months to 2024-12-28", 2024, date(2024, 9, 29), date(2024, 12, 28), exact=True
+    )
     (month,) = parse_periods("June 2023")
     assert (month.earliest, month.latest, month.exact) == (date(2023, 6, 1), date(2023, 6, 30), True)
     assert month.overlaps(date(2023, 6, 30), date(2023, 9, 30))

@@ -82,7 +82,10 @@ ORCHARD_SALES = ("BLUEORCHARD_2021Q1_10Q.pdf", ORCHARD_10Q[1], 2)
     ("question", "names"),
     [
         ("What is Harbor Freight's FY2023 revenue?", ["Harbor Freight"]),
-        ("What is the FY2019 - FY2020 revenue growth for Block (formerly known as Square)?", ["Block", "Square"]),
+        (
+            "What is the FY2019 - FY2020 revenue growth for Block (formerly known as Square)?",
+            ["Block", "Square"],
+        ),
         ("Microsoft, Apple and Bank of America", ["Apple", "Bank of America"]),  # first word skipped
         ("Does Foot Locker's new CEO have CEO experience?", ["Foot Locker"]),
         ("What is the unadjusted EBITDA % margin in USD for 3M?", []),  # bare acronyms are jargon
@@ -171,7 +174,9 @@ def test_uncovered_periods() -> None:
         "What is the FY2021 - FY2023 revenue CAGR for Harbor Freight Lines?",
     ],
 )
-def test_answerable_questions_in_other_spellings_are_not_refused(coverage: CorpusCoverage, question: str) -> None:
+def test_answerable_questions_in_other_spellings_are_not_refused(
+    coverage: CorpusCoverage, question: str
+) -> None:
     gate = RefusalGate(min_relevance=0.25, coverage=coverage)
     assert gate.reason(question, _result(HARBOR_INCOME)) is None
 
@@ -229,9 +234,12 @@ def test_relevance_and_empty_retrieval_come_first(coverage: CorpusCoverage) -> N
 
 def test_checks_can_be_switched_off(coverage: CorpusCoverage) -> None:
     question = "What was Greystone Logistics' revenue in FY2030?"
-    assert RefusalGate(coverage=coverage, check_names=False, check_periods=False).reason(
-        question, _result(HARBOR_INCOME)
-    ) is None
+    assert (
+        RefusalGate(coverage=coverage, check_names=False, check_periods=False).reason(
+            question, _result(HARBOR_INCOME)
+        )
+        is None
+    )
     only_periods = RefusalGate(coverage=coverage, check_names=False).reason(question, _result(HARBOR_INCOME))
     assert only_periods == "the documents report on periods up to 2023-06-30, before FY2030"
 

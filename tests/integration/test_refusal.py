@@ -79,7 +79,11 @@ def filings(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path, emb
     for name in FILINGS:  # copies: nothing may write next to the shared data
         shutil.copy2(shared_data_dir / "sec10q" / "docs" / name, docs / name)
     cw = Citewise.open(
-        root / "index", cache_dir=root / "cache", graph={"enabled": False}, llm={"answer_mode": "extractive"}
+        root / "index",
+        cache_dir=root / "cache",
+        graph={"enabled": False},
+        llm={"answer_mode": "extractive"},
+        ingest={"parse_timeout_s": 3600},  # parsing a 10-Q on a loaded machine: no wall-clock race
     )
     cw.__dict__["embedder"] = embedder
     assert cw.ingest([docs]).failed == []

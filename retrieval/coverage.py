@@ -21,12 +21,14 @@ from datetime import date
 from pathlib import PurePath
 from typing import Any
 
-from retrieval.periods import mentioned_years, reported_through
+from retrieval.periods import cover_period_end, mentioned_years, reported_through
 
 logger = logging.getLogger(__name__)
 
 NAME_WORDS = 150
 """Opening words of a document that count as its name text (a filing's cover page)."""
+COVER_CHARS = 6000
+"""Opening characters searched for a filing's cover statement ("For the fiscal year ended ...")."""
 
 
 def normalize(text: str) -> str:
@@ -57,7 +59,8 @@ class DocumentCoverage:
         doc_id: The document.
         file_name: Its file name.
         names: Its name text, normalised: file stem, title and opening words.
-        through: The latest day a period its text reports on ends ("year ended ..."); None if none.
+        through: The last day of the period it reports on: its cover's ("For the fiscal year ended
+            ..."), else the latest "... ended <date>" in its text; None if neither.
         years: Every year its text names, in any spelling.
     """
 
@@ -73,18 +76,26 @@ class DocumentCoverage:
 
 
 def document_coverage(doc_id: str, file_name: str, title: str, texts: Iterable[str]) -> DocumentCoverage:
-    """Coverage of a document from its chunk texts in reading order."""
+    """Coverage of a document from its chunk texts in reading order.
+
+    ``through`` is the period its cover states when it has one (a filing), else the latest
+    "... ended <date>" period anywhere in it.
+    """
     head: list[str] = []
+    opening = ""
     through: date | None = None
     years: set[int] = set()
     for text in texts:
         if len(head) < NAME_WORDS:
             head.extend(text.split()[: NAME_WORDS - len(head)])
+        if len(opening) < COVER_CHARS:
+            opening += text[: COVER_CHARS - len(opening)] + "\n"
         ended = reported_through(text)
         if ended is not None and (through is None or ended > through):
             through = ended
         years |= mentioned_years(text)
     names = normalize(" ".join((PurePath(file_name).stem, title, " ".join(head))))
+    through = cover_period_end(opening) or through
     return DocumentCoverage(doc_id, file_name, names, through, frozenset(years))
 
 

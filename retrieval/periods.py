@@ -268,33 +268,59 @@ def parse_periods(text: str) -> list[Period]:
     return ordered
 
 
+_ENDED_WORD = re.compile(r"\bend(?:ed|ing)\b", re.IGNORECASE)
+_LOOK_BACK, _LOOK_AHEAD = 40, 40  # "three months " before "ended", "December 31, 2022, 2021 and 2020" after
+
+
 def reported_through(text: str) -> date | None:
     """The latest day a "... ended <date>" period of ``text`` ends on (None when it names none).
 
     Only periods that have ended count: a filing reports on them. Dates a filing merely mentions
-    (notes due 2030, a plan for 2025) do not extend what it reports on.
+    (notes due 2030, a plan for 2025) do not extend what it reports on. Only the text around each
+    "ended" is matched, so a whole filing is read in milliseconds.
     """
     latest: date | None = None
-    for m in _ENDED.finditer(text):
-        if "ending" in m.group(0).lower():  # "the fiscal year ending September 30, 2024" lies ahead
+    for word in _ENDED_WORD.finditer(text):
+        if word.group(0).lower() == "ending":  # "the fiscal year ending September 30, 2024" lies ahead
             continue
-        for period in _ended(m):
-            latest = period.latest if latest is None else max(latest, period.latest)
+        window = text[max(0, word.start() - _LOOK_BACK) : word.end() + _LOOK_AHEAD]
+        for m in _ENDED.finditer(window):
+            for period in _ended(m):
+                latest = period.latest if latest is None else max(latest, period.latest)
     return latest
 
 
-_ANY_YEAR = re.compile(
-    r"(?:\b(?:FY|Q[1-4]|[1-4]Q|H[12]|[12]H)\s*'?(?P<short>\d{2})\b)|"
-    + _NOT_NUM_BEFORE
-    + _YEAR
-    + _NOT_NUM_AFTER,
+# A filing's cover: "For the fiscal year ended December 31, 2022", "For the quarterly period ended
+# March 31, 2021"; an 8-K's "Date of Report (Date of earliest event reported): May 18, 2022".
+_COVER = re.compile(
+    r"\bfor\s+the\s+(?:fiscal\s+year|quarterly\s+period|transition\s+period|(?:fiscal\s+)?quarter|year)"
+    r"\s+ended\s+" + _MONTH + r"\s+(?P<day>\d{1,2}),?\s+" + _YEAR,
     re.IGNORECASE,
 )
+_REPORT_DATE = re.compile(
+    r"\bdate\s+of\s+report\b[^0-9]{0,80}?" + _MONTH + r"\s+(?P<day>\d{1,2}),?\s+" + _YEAR, re.IGNORECASE
+)
+
+
+def cover_period_end(text: str) -> date | None:
+    """The period a filing's cover says it reports on ("For the fiscal year ended ..."), or None.
+
+    A filing's tables also head future columns "Year Ended December 31, 2025" (maturities,
+    vesting schedules), so its cover, where there is one, is the better word on what it covers.
+    """
+    for pattern in (_COVER, _REPORT_DATE):
+        m = pattern.search(text)
+        if m is not None:
+            return _safe_date(int(m.group("year")), _MONTHS[m.group("month").lower()], int(m.group("day")))
+    return None
+
+
+_YEAR_ONLY = re.compile(_NOT_NUM_BEFORE + _YEAR + _NOT_NUM_AFTER)
+_SHORT_YEAR = re.compile(r"\b(?:FY|Q[1-4]|[1-4]Q|H[12]|[12]H)\s*'?(?P<short>\d{2})\b", re.IGNORECASE)
 
 
 def mentioned_years(text: str) -> set[int]:
     """Every year ``text`` names: ``2022``, ``FY22``, ``Q3'23``, ``1H23`` (figures such as $2,022 excluded)."""
-    years = set()
-    for m in _ANY_YEAR.finditer(text):
-        years.add(_year(m.group("short")) if m.group("short") else int(m.group("year")))
+    years = {int(m.group("year")) for m in _YEAR_ONLY.finditer(text)}
+    years |= {_year(m.group("short")) for m in _SHORT_YEAR.finditer(text)}
     return years

@@ -6,7 +6,14 @@ from datetime import date
 
 import pytest
 
-from retrieval.periods import Period, fiscal_year, mentioned_years, parse_periods, reported_through
+from retrieval.periods import (
+    Period,
+    cover_period_end,
+    fiscal_year,
+    mentioned_years,
+    parse_periods,
+    reported_through,
+)
 
 
 def labels(text: str) -> list[str]:
@@ -119,6 +126,17 @@ def test_reported_through_counts_only_ended_periods() -> None:
     assert reported_through("Our goal is to be carbon negative by 2030.") is None
     assert reported_through("the dividend for the fiscal year ending September 30, 2024") is None
     assert labels("the fiscal year ending September 30, 2024") == ["12 months to 2024-09-30"]
+
+
+def test_a_cover_says_what_a_filing_reports_on() -> None:
+    ten_k = "ANNUAL REPORT PURSUANT TO SECTION 13 For the fiscal year ended January 31, 2020 Commission file"
+    assert cover_period_end(ten_k) == date(2020, 1, 31)
+    ten_q = "QUARTERLY REPORT For the quarterly period ended March 31, 2021 or TRANSITION REPORT"
+    assert cover_period_end(ten_q) == date(2021, 3, 31)
+    eight_k = "Date of Report (Date of earliest event reported): August 19, 2022 FOOT LOCKER, INC."
+    assert cover_period_end(eight_k) == date(2022, 8, 19)
+    # A maturity table heads future columns "Year Ended December 31"; only a cover statement counts.
+    assert cover_period_end("Three Months Ended December 31, Year Ended December 31, 2022 2023 2024") is None
 
 
 def test_mentioned_years_in_any_spelling() -> None:

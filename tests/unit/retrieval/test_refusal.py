@@ -131,6 +131,11 @@ def test_acronyms_may_begin_a_longer_name() -> None:
 def test_document_coverage_reads_periods_years_and_names() -> None:
     cov = document_coverage("d", "HARBORFREIGHT_2023_10K.pdf", "", HARBOR_10K)
     assert cov.through == date(2023, 6, 30)  # notes due 2030 and 2026 payments do not extend it
+    coverless = [
+        "Revenue for the three months ended March 31, 2024 rose.",
+        "Year ended June 30, 2023: $4.8bn",
+    ]
+    assert document_coverage("n", "notes.md", "", coverless).through == date(2024, 3, 31)
     assert {2021, 2022, 2023, 2024, 2030} <= cov.years
     assert cov.names.startswith("harborfreight 2023 10k harbor freight lines")
 

@@ -242,11 +242,24 @@ def build_retriever(
 
 
 def build_chain(
-    settings: Settings, *, retriever: Any, llm: LLM | None, embedder: Embedder, bm25: BM25Index | None
+    settings: Settings,
+    *,
+    retriever: Any,
+    llm: LLM | None,
+    embedder: Embedder,
+    bm25: BM25Index | None,
+    docstore: Any = None,
 ) -> Any:
     from retrieval.chain import AnswerChain
+    from retrieval.coverage import CorpusCoverage
+    from retrieval.refusal import RefusalGate
 
-    s = settings.llm
+    s, r = settings.llm, settings.retrieval
+    gate = RefusalGate(
+        min_relevance=r.min_relevance,
+        coverage=CorpusCoverage(docstore) if docstore is not None and r.refuse_uncovered else None,
+        knows=bm25.knows if bm25 is not None and r.refuse_unknown_terms else None,
+    )
     return AnswerChain(
         retriever,
         llm,
@@ -254,8 +267,8 @@ def build_chain(
         max_tokens=s.max_tokens,
         temperature=s.temperature,
         seed=s.seed,
-        min_relevance=settings.retrieval.min_relevance,
+        min_relevance=r.min_relevance,
         history_turns=s.history_turns,
         answer_mode=s.answer_mode,
-        corpus_knows=bm25.knows if bm25 is not None and settings.retrieval.refuse_unknown_terms else None,
+        gate=gate,
     )

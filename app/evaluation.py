@@ -175,7 +175,6 @@ def page_hit(
 
 # ------------------------------------------------------------------------------------ answers
 _CITE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-_SOURCES_LINE = re.compile(r"\(?\s*SOURCES?(?:\(S\))?\s*:[^\n)]*\)?", re.IGNORECASE)
 _STRIP = str.maketrans({c: " " for c in string.punctuation if c not in ".,%$"})
 _ARTICLES = frozenset({"a", "an", "the"})
 _FIGURE = re.compile(
@@ -186,8 +185,8 @@ _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 
 
 def _clean(text: str) -> str:
-    """Drop citation markers ``[1]`` and ``SOURCE: file.pdf`` notes, which are not answer content."""
-    return _CITE.sub(" ", _SOURCES_LINE.sub(" ", text))
+    """Drop citation markers ``[1]``, which are not answer content."""
+    return _CITE.sub(" ", text)
 
 
 def normalize_tokens(text: str) -> list[str]:
@@ -288,7 +287,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 # ------------------------------------------------------------------------------------ scoring
 class QuestionResult(BaseModel):
-    """The figures of one question (None where a metric does not apply)."""
+    """The figures of one question (None where a metric does not apply); ``notes`` say why it was refused."""
 
     id: str
     question: str
@@ -305,6 +304,7 @@ class QuestionResult(BaseModel):
     numeric_match: float | None
     latency_s: float
     ttft_s: float | None
+    notes: list[str] = []
 
 
 def score(item: EvalItem, answer: Answer, latency_s: float, ttft_s: float | None = None) -> QuestionResult:
@@ -328,6 +328,7 @@ def score(item: EvalItem, answer: Answer, latency_s: float, ttft_s: float | None
         numeric_match=numeric_match(answer.text, item.answer or "") if item.answerable else None,
         latency_s=round(latency_s, 3),
         ttft_s=None if ttft_s is None else round(ttft_s, 3),
+        notes=list(answer.notes),
     )
 
 

@@ -161,7 +161,12 @@ class Citewise:
             except LLMUnavailableError as e:
                 log.warning("no LLM available, answers will be extractive: %s", e)
         return container.build_chain(
-            self.settings, retriever=self.retriever, llm=llm, embedder=self.embedder, bm25=self.bm25
+            self.settings,
+            retriever=self.retriever,
+            llm=llm,
+            embedder=self.embedder,
+            bm25=self.bm25,
+            docstore=self.store.docstore,
         )
 
     # -- writes ------------------------------------------------------------------------------------

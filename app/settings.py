@@ -130,9 +130,20 @@ class RetrievalSettings(BaseModel):
     min_relevance: float = Field(
         0.25, description="Below this best dense similarity the question is refused without calling the LLM."
     )
-    refuse_unknown_terms: bool = Field(
+    refuse_uncovered: bool = Field(
         True,
-        description="Refuse, without calling the LLM, a question naming a name or year no document contains.",
+        description=(
+            "Refuse, without calling the LLM, a question about a period the documents do not cover "
+            "(FY2030 over filings that end in 2023) or naming a company, person or place that no "
+            "retrieved passage or its document names in any spelling."
+        ),
+    )
+    refuse_unknown_terms: bool = Field(
+        False,
+        description=(
+            "Also refuse a question with any capitalised word or year the documents never contain "
+            "literally. Off by default: it refuses 'FY2022' over filings that write 'fiscal 2022'."
+        ),
     )
 
 

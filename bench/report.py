@@ -252,6 +252,13 @@ SECTIONS: list[Section] = [
     ("scale", "Retrieval scale: exact vs approximate FAISS", _module_md("bench.scale"), None),
     ("answer", "Answers: LLM speed and quality", _answer_md, plot_answer),
     ("eval", "`citewise eval` on sec10q: citations, refusals, answer overlap", markdown_eval, plot_eval),
+    ("refusal_calibration", "Refusal threshold, chosen on the tune half", _module_md("bench.refusal"), None),
+    (
+        "refusal",
+        "Refusals: answerable and unanswerable questions side by side",
+        _module_md("bench.refusal"),
+        None,
+    ),
 ]
 
 

@@ -20,6 +20,8 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from retrieval.base import Embedder, Hit, RetrievalResult, Retriever
 from retrieval.llm.base import LLM, LLMError, Message
 from retrieval.prompts import REFUSAL, PromptSource, condense_messages, pack_sources
+from retrieval.refusal import RefusalGate
+from retrieval.refusal import unknown_terms as unknown_terms  # its old home, still importable
 
 logger = logging.getLogger(__name__)
 
@@ -323,27 +325,6 @@ def last_person(turns: Sequence[Turn]) -> str | None:
     return None
 
 
-# Names (capitalized, 4+ letters, or acronyms) and years: the words a question cannot do without.
-_KEY_TERM = re.compile(r"\b(?:[A-Z][\w&-]{3,}|(?:19|20)\d{2})\b")
-
-
-def unknown_terms(question: str, knows: Callable[[str], bool]) -> list[str]:
-    """Names and years in ``question`` that ``knows`` (the corpus vocabulary) has never seen.
-
-    The question's first word is skipped (capitalized because it starts the sentence, and often a
-    verb such as "Summarize"), as are question words. Possessives are stripped ("Tesla's").
-    """
-    missing: list[str] = []
-    first = re.match(r"\W*(\w+)", question)
-    for match in _KEY_TERM.finditer(question):
-        term = match.group(0)
-        if (first and match.start() == first.start(1)) or term.lower() in _NOT_NAMES:
-            continue
-        if term not in missing and not knows(term):
-            missing.append(term)
-    return missing
-
-
 def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
     """Substitute pronouns with the last named entity; prefix bare continuations with the last question.
 
@@ -457,17 +438,19 @@ class AnswerChain:
         max_tokens: Longest generated answer.
         temperature: Sampling temperature of answers (0: greedy).
         seed: Sampling seed.
-        min_relevance: Refuse, without calling the LLM, when the retriever's best relevance is lower.
+        min_relevance: Refuse, without calling the LLM, when the retriever's best relevance is lower
+            (used only when ``gate`` is None).
         history_turns: Earlier exchanges used to condense a follow-up (0: none).
         answer_mode: ``llm`` or ``extractive``; ``llm`` without a model answers extractively.
         extractive_sentences: Sentences in an extractive answer.
         consulted_sources: Sources listed as consulted when the model cites nothing.
         attribution_min_support: Share of an uncited answer's words one source must contain for
             citewise to cite that source itself (see :meth:`_attribute`).
-        corpus_knows: Whether a word occurs anywhere in the indexed documents (the BM25
-            vocabulary). A question naming a name or year the corpus never mentions ("Tesla's
-            revenue" over filings of five other companies) is refused without the LLM: retrieval
-            would find the nearest other company, and a small model would answer about that one.
+        corpus_knows: The literal spelling check's vocabulary (see
+            :func:`retrieval.refusal.unknown_terms`), used only when ``gate`` is None.
+        gate: Decides refusals before the model runs (relevance, uncovered periods, names no
+            evidence carries; see :mod:`retrieval.refusal`). None builds one from
+            ``min_relevance`` and ``corpus_knows`` without coverage checks.
     """
 
     def __init__(
@@ -487,6 +470,7 @@ class AnswerChain:
         consulted_sources: int = 3,
         attribution_min_support: float = 0.8,
         corpus_knows: Callable[[str], bool] | None = None,
+        gate: RefusalGate | None = None,
     ) -> None:
         if n_ctx_budget is not None and n_ctx_budget < 64:
             raise ValueError(f"n_ctx_budget must be at least 64 tokens, got {n_ctx_budget}")
@@ -506,6 +490,9 @@ class AnswerChain:
         self.llm = llm
         self.attribution_min_support = attribution_min_support
         self.corpus_knows = corpus_knows
+        self.gate = gate or RefusalGate(
+            min_relevance=min_relevance, knows=corpus_knows, check_periods=False, check_names=False
+        )
         self.embedder = embedder
         self.n_ctx_budget = n_ctx_budget
         self.max_tokens = max_tokens
@@ -549,7 +536,7 @@ class AnswerChain:
         notes.extend(result.notes)
         ctx = _Context(question, standalone, tuple(result.hits), mode, result.filter, notes)
         yield Retrieved(standalone, ctx.hits)
-        if self._refuse(result, notes):
+        if self._refuse(standalone, result, notes):
             yield TextDelta(REFUSAL)
             yield Done(ctx.answer(REFUSAL, refused=True))
         elif mode == "llm":
@@ -570,20 +557,11 @@ class AnswerChain:
             return "extractive"
         return mode
 
-    def _refuse(self, result: RetrievalResult, notes: list[str]) -> bool:
-        if not result.hits:
-            notes.append("nothing was retrieved")
-            return True
-        if result.best_relevance < self.min_relevance:
-            notes.append(
-                f"best relevance {result.best_relevance:.3f} is below min_relevance {self.min_relevance:.3f}"
-            )
-            return True
-        missing = unknown_terms(result.query, self.corpus_knows) if self.corpus_knows else []
-        if missing:
-            notes.append(f"the documents never mention {', '.join(repr(t) for t in missing)}")
-            return True
-        return False
+    def _refuse(self, question: str, result: RetrievalResult, notes: list[str]) -> bool:
+        reason = self.gate.reason(question, result)
+        if reason is not None:
+            notes.append(reason)
+        return reason is not None
 
     # conversation
 

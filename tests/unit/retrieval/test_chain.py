@@ -323,17 +323,18 @@ def test_citation_pages_narrow_even_when_the_child_text_has_line_breaks() -> Non
     assert (cited.page_start, cited.page_end) == (3, 3)
 
 
-CORPUS_WORDS = {"nvidia", "apple", "revenue", "curie", "2023", "data", "center"}
+# A neutral vocabulary: nothing here mirrors a benchmark question.
+CORPUS_WORDS = {"brightwater", "cooperative", "harvest", "orchard", "valley", "1987"}
 
 
 @pytest.mark.parametrize(
     ("question", "missing"),
     [
-        ("What was Tesla's automotive revenue in 2023?", ["Tesla"]),
-        ("What dividend did NVIDIA declare for fiscal 2027?", ["2027"]),
-        ("Summarize Apple's revenue", []),  # first word skipped; Apple is known
-        ("What was NVIDIA's Data Center revenue in 2023?", []),
-        ("Who won the FIFA World Cup?", ["FIFA", "World"]),
+        ("How large was the Brightwater harvest in 1987?", []),
+        ("Who founded the Greystone Mill in 1987?", ["Greystone", "Mill"]),
+        ("What did the cooperative sell in 1999?", ["1999"]),
+        ("Describe Brightwater's orchard", []),  # first word skipped; possessive stripped
+        ("Who chairs the Valley Orchard Board?", ["Board"]),
     ],
 )
 def test_unknown_terms(question: str, missing: list[str]) -> None:
@@ -342,10 +343,10 @@ def test_unknown_terms(question: str, missing: list[str]) -> None:
     assert unknown_terms(question, lambda t: t.lower() in CORPUS_WORDS) == missing
 
 
-def test_question_about_a_name_the_corpus_never_mentions_is_refused_without_the_llm() -> None:
+def test_the_literal_check_refuses_a_name_the_corpus_never_mentions_without_the_llm() -> None:
     chain = _chain([], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
-    answer = chain.ask("What was Tesla's revenue in 2023?")
+    answer = chain.ask("What did Greystone harvest in 1987?")
     assert answer.refused and answer.text == REFUSAL and chain.llm.calls == []  # type: ignore[union-attr]
-    assert "the documents never mention 'Tesla'" in answer.notes
-    known = _chain(["Revenue was $13.51 billion [2]."], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
-    assert not known.ask("What was NVIDIA's revenue in 2023?").refused
+    assert "the documents never mention 'Greystone'" in answer.notes
+    known = _chain(["The harvest was 40 tonnes [1]."], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
+    assert not known.ask("What did Brightwater harvest in 1987?").refused

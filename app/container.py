@@ -1,4 +1,5 @@
-"""Settings -> concrete backends. The only module that reads :class:`~app.settings.Settings`.
+"""Settings -> concrete backends: the one place where :class:`~app.settings.Settings` becomes
+the keyword arguments of ingest, retrieval and graph classes (which never see Settings).
 
 Every builder imports its backend lazily, so ``import app`` stays cheap and a missing optional
 package surfaces as a clear error naming the extra to install, only when that backend is used.
@@ -44,7 +45,8 @@ def build_sentence_scorer(settings: Settings, embedder: Embedder) -> Embedder:
     from retrieval.embeddings.sentence_transformer_embedder import bundled_model_path
     from retrieval.embeddings.static_embedder import StaticEmbedder
 
-    return StaticEmbedder(settings.embedding.model_path or bundled_model_path())
+    cache_root = settings.cache_dir.expanduser().resolve() / "static"
+    return StaticEmbedder(settings.embedding.model_path or bundled_model_path(), cache_root=cache_root)
 
 
 def build_vector_store(

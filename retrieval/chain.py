@@ -299,6 +299,7 @@ def last_entity(turns: Sequence[Turn]) -> str | None:
 
 
 _GENDERED = {"he", "she", "him", "his", "her", "hers"}
+_FEMININE = {"she", "her", "hers"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -312,17 +313,24 @@ def _person_finder() -> Callable[[str], list[str]] | None:
     return lambda text: [e.text for e in nlp(text[:5000]).ents if e.label_ == "PERSON"]
 
 
-def last_person(turns: Sequence[Turn]) -> str | None:
-    """The person a "he"/"she" follow-up most likely means: the last question's, else its answer's first."""
+def recent_people(turns: Sequence[Turn], limit: int = 2) -> list[str]:
+    """People a "he"/"she" follow-up may mean, likeliest first, at most ``limit``.
+
+    The last question's people (the last named first), then its answer's in order, then earlier
+    turns the same way. A name inside one already listed ("Curie" after "Marie Curie") is that person.
+    """
     find = _person_finder()
     if find is None:
-        return None
+        return []
+    people: list[str] = []
     for asked, answered in reversed(turns):
-        for text, pick in ((asked, -1), (answered, 0)):
-            people = find(text)
-            if people:
-                return people[pick]
-    return None
+        for name in [*reversed(find(asked)), *find(answered)]:
+            words = set(name.split())
+            if not any(words <= set(p.split()) or set(p.split()) <= words for p in people):
+                people.append(name)
+            if len(people) == limit:
+                return people
+    return people
 
 
 def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
@@ -335,18 +343,23 @@ def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
         return question
     tokens = re.findall(r"\w+|\W+", question)
     # "her husband" after "Who founded the institute?" means the founder, not the institute.
-    gendered = any(t.lower() in _GENDERED for t in tokens)
-    entity = (last_person(turns) if gendered else None) or last_entity(turns)
+    gendered = [t.lower() for t in tokens if t.lower() in _GENDERED]
+    people = recent_people(turns) if gendered else []
+    entity = (people[0] if people else None) or last_entity(turns)
+    # "When did she marry him?": the pronoun of the other gender is a second person, the next named.
+    other = next((p for p in people if p != entity), None)
+    first_feminine = bool(gendered) and gendered[0] in _FEMININE
     replaced = False
     for i, token in enumerate(tokens):
         low = token.lower()
-        if entity is None or low not in _POSSESSIVE | _PERSONAL:
+        referent = other if low in _GENDERED and (low in _FEMININE) != first_feminine else entity
+        if referent is None or low not in _POSSESSIVE | _PERSONAL:
             continue
         following = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 1] == " " else ""
         if low in _POSSESSIVE and (low != "her" or following[:1].isalpha()):
-            tokens[i] = f"{entity}'s"
+            tokens[i] = f"{referent}'s"
         else:
-            tokens[i] = entity
+            tokens[i] = referent
         replaced = True
     if replaced:
         return "".join(tokens)

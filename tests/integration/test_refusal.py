@@ -11,12 +11,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, embedder):  # type: ignore[no-untyped-def]
+def service(tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, embedder, cache_dir: Path):  # type: ignore[no-untyped-def]
     from app.service import Citewise
 
     root = tmp_path_factory.mktemp("refusal")
     cw = Citewise.open(
-        root / "index", cache_dir=root / "cache", graph={"enabled": False}, llm={"answer_mode": "extractive"}
+        root / "index", cache_dir=cache_dir, graph={"enabled": False}, llm={"answer_mode": "extractive"}
     )
     cw.__dict__["embedder"] = embedder
     assert cw.ingest([sample_corpus_dir]).failed == []
@@ -47,12 +47,14 @@ def test_answerable_questions_are_not_refused(service) -> None:
         assert not answer.refused and answer.citations, (question, answer.notes)
 
 
-def test_the_checks_can_be_switched_off(tmp_path: Path, sample_corpus_dir: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_the_checks_can_be_switched_off(
+    tmp_path: Path, sample_corpus_dir: Path, embedder, cache_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
     from app.service import Citewise
 
     cw = Citewise.open(
         tmp_path / "index",
-        cache_dir=tmp_path / "cache",
+        cache_dir=cache_dir,
         graph={"enabled": False},
         llm={"answer_mode": "extractive"},
         retrieval={"refuse_uncovered": False},

@@ -21,14 +21,16 @@ MULTI_HOP = "Who worked with the founder of the Skarvik Marine Institute?"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path) -> Iterator[Any]:
+def service(
+    tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, cache_dir: Path
+) -> Iterator[Any]:
     from app.service import Citewise
 
     root = tmp_path_factory.mktemp("retrieval")
     corpus = root / "corpus"
     shutil.copytree(sample_corpus_dir, corpus, ignore=shutil.ignore_patterns("QUESTIONS.md"))
     shutil.copy(corpus / "havorn.html", corpus / "havorn_copy.html")
-    cw = Citewise.open(root / "index", llm={"answer_mode": "extractive"})
+    cw = Citewise.open(root / "index", cache_dir=cache_dir, llm={"answer_mode": "extractive"})
     report = cw.ingest([corpus])
     assert len(cw.store.docstore.documents()) == 7, report
     yield cw

@@ -16,6 +16,8 @@ from retrieval.retrievers.hybrid import HybridConfig, HybridRetriever
 from retrieval.retrievers.self_query import SelfQueryParser
 from tests.unit.retrieval.conftest import chunk
 
+pytestmark = pytest.mark.integration  # the retriever fixture loads the real spaCy pipeline
+
 QUESTION = "Where was the chief executive of Acme Corp born?"
 TEXTS = {
     "d1": "Jane Doe is the chief executive of Acme Corp.",

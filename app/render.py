@@ -113,6 +113,23 @@ def print_report(report: Any) -> None:
         out.print(f"[yellow]warning[/] {escape(o.path)}: {escape('; '.join(o.warnings))}")
 
 
+def print_sync(report: Any) -> None:
+    """One line per file a folder sync changed (``ingest --watch``)."""
+    stamp = time.strftime("%H:%M:%S")
+    ingested = report.ingested.outcomes if report.ingested is not None else []
+    for o in ingested:
+        if o.status in ("added", "updated"):
+            out.print(f"{stamp} [green]{o.status}[/] {escape(o.path)} ({o.chunks} chunks)")
+        elif o.status in ("failed", "skipped"):
+            out.print(f"{stamp} [red]{o.status}[/] {escape(o.path)}: {escape(o.reason)}")
+        elif o.status == "removed":
+            out.print(f"{stamp} [yellow]removed[/] {escape(o.path)}")
+    for source in report.forgotten:
+        out.print(f"{stamp} [yellow]removed[/] {escape(source)}")
+    if report.error:
+        err.print(f"{stamp} [red]sync failed[/]: {escape(report.error)}")
+
+
 def answer_json(answer: Any) -> dict[str, Any]:
     """The answer as JSON-ready data."""
     return answer.to_dict()  # type: ignore[no-any-return]

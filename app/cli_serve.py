@@ -27,7 +27,9 @@ from app.cli import _errors_to_click, _open_service, index_option
 )
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="warning")
 @_errors_to_click
-def serve(index: Path | None, host: str | None, port: int | None, watch: tuple[Path, ...], log_level: str) -> None:
+def serve(
+    index: Path | None, host: str | None, port: int | None, watch: tuple[Path, ...], log_level: str
+) -> None:
     """Serve the REST API and the OpenAI-compatible chat endpoint (docs at /docs).
 
     Without an API key (CITEWISE_API__API_KEY) it only listens on 127.0.0.1 or localhost.
@@ -54,7 +56,9 @@ def serve(index: Path | None, host: str | None, port: int | None, watch: tuple[P
         raise click.ClickException(f"cannot listen on {host or api.host}:{port}: {e.strerror or e}") from e
 
 
-def watch_folders(service: Any, folders: Sequence[Path], *, exclude: Sequence[str], graph: bool | None) -> None:
+def watch_folders(
+    service: Any, folders: Sequence[Path], *, exclude: Sequence[str], graph: bool | None
+) -> None:
     """Follow ``folders`` until Ctrl-C or SIGTERM, printing what each sync changed."""
     from app.render import print_sync
     from app.watch import FolderWatcher

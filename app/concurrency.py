@@ -59,4 +59,8 @@ class ReadWriteLock:
     def status(self) -> dict[str, int | bool]:
         """Readers inside, whether a writer is inside, and writers waiting (for health reports)."""
         with self._cond:
-            return {"readers": self._readers, "writing": self._writing, "writers_waiting": self._writers_waiting}
+            return {
+                "readers": self._readers,
+                "writing": self._writing,
+                "writers_waiting": self._writers_waiting,
+            }

@@ -216,7 +216,7 @@ class FolderWatcher:
         try:
             if present:
                 report.ingested = self.service.ingest(present, exclude=self.exclude, graph=self.graph)
-            for path in gone:
+            for path in self._indexed(gone):
                 report.forgotten += self.service.forget(path)
         except IndexBusyError as e:
             log.info("index busy, sync retried in %ss: %s", self.retry_s, e)
@@ -231,6 +231,13 @@ class FolderWatcher:
         if self.on_sync is not None:
             self.on_sync(report)
 
+    def _indexed(self, gone: list[Path]) -> list[Path]:
+        """The vanished paths that are, or hold, indexed documents (others need no write session)."""
+        if not gone:
+            return []
+        sources = [Path(d.source) for d in self.service.documents()]
+        return [p for p in gone if any(s == p or s.is_relative_to(p) for s in sources)]
+
     def _retry(self, paths: set[Path]) -> None:
         with self._cond:
             if self._cond.wait_for(lambda: self._stopping, timeout=self.retry_s):
@@ -241,7 +248,9 @@ class FolderWatcher:
 
     def _initial_sync(self) -> SyncReport:
         report = SyncReport()
-        report.ingested = self.service.ingest(self.folders, exclude=self.exclude, prune=True, graph=self.graph)
+        report.ingested = self.service.ingest(
+            self.folders, exclude=self.exclude, prune=True, graph=self.graph
+        )
         self.syncs += 1
         self.last_sync = time.time()
         if self.on_sync is not None:

@@ -68,7 +68,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50_ms": percentile(ms, 0.5), "p95_ms": percentile(ms, 0.95), "max_ms": round(max(ms), 1)}
+    return {
+        "n": len(ms),
+        "p50_ms": percentile(ms, 0.5),
+        "p95_ms": percentile(ms, 0.95),
+        "max_ms": round(max(ms), 1),
+    }
 
 
 # ------------------------------------------------------------------------------------ the server
@@ -217,7 +222,9 @@ def run(rounds: int, clients: int, per_client: int, watch_trials: int) -> dict[s
         service.close()
         server = ServerProcess(home, index, watched)
         try:
-            reader = Citewise.open(index, cache_dir=home / "cache", read_only=True, llm={"answer_mode": "extractive"})
+            reader = Citewise.open(
+                index, cache_dir=home / "cache", read_only=True, llm={"answer_mode": "extractive"}
+            )
             reader.search(QUESTIONS[0])  # load the embedder and indexes before timing
             with httpx.Client(base_url=server.url, timeout=300) as client:
                 client.post("/v1/search", json={"query": QUESTIONS[0]}).raise_for_status()

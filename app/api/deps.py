@@ -27,6 +27,8 @@ async def ready_runtime(request: Request) -> Runtime:
         if runtime.warm_error:
             raise ApiError(503, f"citewise failed to start: {runtime.warm_error}", "not_ready")
         if time.monotonic() > deadline:
-            raise ApiError(503, "still loading the models; retry shortly", "not_ready", headers={"Retry-After": "5"})
+            raise ApiError(
+                503, "still loading the models; retry shortly", "not_ready", headers={"Retry-After": "5"}
+            )
         await anyio.sleep(0.05)
     return runtime

@@ -62,7 +62,9 @@ async def upload(
 
     api = runtime.settings.api
     if len(files) > api.max_upload_files:
-        raise ApiError(400, f"{len(files)} files sent; at most {api.max_upload_files} per request", param="files")
+        raise ApiError(
+            400, f"{len(files)} files sent; at most {api.max_upload_files} per request", param="files"
+        )
     _check_uploads(files, max_bytes=int(api.max_upload_mb * 2**20))
     uploads = [Upload(f.filename or "upload", await f.read()) for f in files]
     report = await call(ingest_uploads, runtime.service, uploads, max_mb=api.max_upload_mb)

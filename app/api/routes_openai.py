@@ -57,7 +57,9 @@ def _models(runtime: Runtime) -> dict[str, str]:
 async def models(runtime: Annotated[Runtime, Depends(get_runtime)]) -> ModelList:
     created = int(runtime.started)
     return ModelList(
-        data=[ModelCard(id=name, created=created, description=text) for name, text in _models(runtime).items()]
+        data=[
+            ModelCard(id=name, created=created, description=text) for name, text in _models(runtime).items()
+        ]
     )
 
 
@@ -78,14 +80,18 @@ def conversation(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]
 def _mode(runtime: Runtime, model: str) -> str | None:
     if model not in _models(runtime):
         names = ", ".join(_models(runtime))
-        raise ApiError(404, f"model {model!r} does not exist; choose from {names}", "model_not_found", "model")
+        raise ApiError(
+            404, f"model {model!r} does not exist; choose from {names}", "model_not_found", "model"
+        )
     return "extractive" if model.endswith(EXTRACTIVE_SUFFIX) else None
 
 
 @router.post(
     "/chat/completions",
     summary="Chat completion (OpenAI-compatible)",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or chunks with stream=true"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or chunks with stream=true"}
+    },
 )
 async def chat_completions(runtime: Ready, body: ChatCompletionRequest) -> Any:
     """Answer the last user message from the documents; citations ride in the extra ``citations`` field.

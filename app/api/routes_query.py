@@ -58,7 +58,9 @@ def queue_full(e: QueueFullError) -> ApiError:
 @router.post(
     "/ask",
     summary="Answer a question with citations",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or events with stream=true"}
+    },
 )
 async def ask(runtime: Ready, body: AskRequest) -> Any:
     """Answer with ``[n]`` citations to file and page.
@@ -113,4 +115,6 @@ async def _ask_events(
         yield sse(error_body(e.message, e.kind, e.param), "error")
     except Exception as e:  # the response has started: the error can only be told in the stream
         log.exception("streamed answer failed")
-        yield sse(error_body(f"internal error ({type(e).__name__}); see the server log", "internal_error"), "error")
+        yield sse(
+            error_body(f"internal error ({type(e).__name__}); see the server log", "internal_error"), "error"
+        )

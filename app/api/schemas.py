@@ -18,7 +18,8 @@ class RetrievalOptions(Strict):
 
     k: int | None = Field(None, ge=1, le=100, description="Hits returned.")
     filters: dict[str, Any] | None = Field(
-        None, description='Metadata filter, e.g. {"file_name": {"$eq": "a.pdf"}} or {"page_start": {"$gte": 3}}.'
+        None,
+        description='Metadata filter, e.g. {"file_name": {"$eq": "a.pdf"}} or {"page_start": {"$gte": 3}}.',
     )
     graph: bool | None = Field(None, description="Use knowledge-graph retrieval.")
     mmr: bool | None = Field(None, description="Diversify hits with MMR.")

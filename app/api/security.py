@@ -74,20 +74,22 @@ class GuardMiddleware:
         self.upload_bytes = upload_bytes
         self.json_bytes = json_bytes
 
+    def needs_key(self, path: str) -> bool:
+        """Whether a request for ``path`` must carry the key."""
+        return bool(self.api_key) and path not in OPEN_PATHS
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if self.api_key and scope["path"] not in OPEN_PATHS:
-            if not key_matches(headers.get("authorization"), self.api_key):
-                message = (
-                    "missing API key: send 'Authorization: Bearer KEY'"
-                    if "authorization" not in headers
-                    else "invalid API key"
-                )
-                await _send_error(send, 401, message, "authentication_error", {"www-authenticate": "Bearer"})
-                return
+        authorization = headers.get("authorization")
+        if self.needs_key(scope["path"]) and not key_matches(authorization, self.api_key):
+            message = (
+                "invalid API key" if authorization else "missing API key: send 'Authorization: Bearer KEY'"
+            )
+            await _send_error(send, 401, message, "authentication_error", {"www-authenticate": "Bearer"})
+            return
         multipart = headers.get("content-type", "").startswith("multipart/")
         cap = self.upload_bytes if multipart else self.json_bytes
         length = headers.get("content-length")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from app.api.security import check_bind
@@ -59,4 +61,17 @@ def serve(
     config = uvicorn.Config(app, log_level=log_level, access_log=log_level in ("info", "debug"))
     server = uvicorn.Server(config)
     announce(f"citewise API on http://{shown}:{bound_port} (docs: /docs, OpenAI base URL: /v1)")
-    server.run(sockets=[sock])
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again for the previous
+    # handler: make that a normal end (exit 0, as `docker stop` expects), not "Aborted!" or a kill.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        log.info("stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

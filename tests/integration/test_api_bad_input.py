@@ -44,7 +44,9 @@ def test_body_streamed_past_the_cap_without_a_length_is_413(api_server: Server) 
 
 def test_unsupported_upload_type_is_415(api_server: Server) -> None:
     with api_server.client() as client:
-        response = client.post("/v1/documents", files=[("files", ("tool.exe", b"MZ\x90\x00", "application/x-msdownload"))])
+        response = client.post(
+            "/v1/documents", files=[("files", ("tool.exe", b"MZ\x90\x00", "application/x-msdownload"))]
+        )
     assert response.status_code == 415
     assert "tool.exe" in error_of(response)["message"] and ".exe" in error_of(response)["message"]
 
@@ -90,11 +92,21 @@ def test_paths_outside_the_roots_are_403_and_nothing_is_read(api_server: Server)
         ("/v1/documents/ingest", {"paths": []}, "paths"),
         ("/v1/chat/completions", {"model": "citewise"}, "messages"),
         ("/v1/chat/completions", {"model": "citewise", "messages": [{"content": "hi"}]}, "messages.0.role"),
-        ("/v1/chat/completions", {"model": "citewise", "messages": [{"role": "system", "content": "x"}]}, "messages"),
-        ("/v1/chat/completions", {"model": "citewise", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+        (
+            "/v1/chat/completions",
+            {"model": "citewise", "messages": [{"role": "system", "content": "x"}]},
+            "messages",
+        ),
+        (
+            "/v1/chat/completions",
+            {"model": "citewise", "messages": [{"role": "user", "content": "x"}], "n": 2},
+            "n",
+        ),
     ],
 )
-def test_invalid_fields_are_422_naming_the_field(api_server: Server, path: str, body: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_invalid_fields_are_422_naming_the_field(
+    api_server: Server, path: str, body: dict, field: str
+) -> None:  # type: ignore[type-arg]
     with api_server.client() as client:
         response = client.post(path, json=body)
     assert response.status_code == 422, response.text
@@ -104,7 +116,9 @@ def test_invalid_fields_are_422_naming_the_field(api_server: Server, path: str, 
 
 def test_malformed_json_is_422_naming_the_body(api_server: Server) -> None:
     with api_server.client() as client:
-        response = client.post("/v1/search", content=b'{"query": "x",', headers={"content-type": "application/json"})
+        response = client.post(
+            "/v1/search", content=b'{"query": "x",', headers={"content-type": "application/json"}
+        )
     assert response.status_code == 422
     err = error_of(response)
     assert err["param"] == "body" and "not valid JSON" in err["message"]
@@ -112,7 +126,9 @@ def test_malformed_json_is_422_naming_the_body(api_server: Server) -> None:
 
 def test_unknown_model_route_and_document_are_404(api_server: Server) -> None:
     with api_server.client() as client:
-        model = client.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        model = client.post(
+            "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+        )
         route = client.get("/v1/nothing-here")
         doc = client.delete("/v1/documents/not-a-doc")
     assert model.status_code == 404 and "citewise" in error_of(model)["message"]

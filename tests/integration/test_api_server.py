@@ -37,7 +37,12 @@ def test_health_and_ready_are_open_and_report_the_queue(api_server: Server) -> N
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/v1/documents"), ("POST", "/v1/search"), ("POST", "/v1/chat/completions"), ("GET", "/v1/models")],
+    [
+        ("GET", "/v1/documents"),
+        ("POST", "/v1/search"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/models"),
+    ],
 )
 def test_missing_or_wrong_key_is_401(api_server: Server, method: str, path: str) -> None:
     for key in (None, "wrong-key"):
@@ -49,10 +54,15 @@ def test_missing_or_wrong_key_is_401(api_server: Server, method: str, path: str)
 
 
 # ------------------------------------------------------------------------------------ documents
-def test_upload_ingests_the_good_file_and_reports_the_broken_pdf(api_server: Server, sample_corpus_dir: Path) -> None:
+def test_upload_ingests_the_good_file_and_reports_the_broken_pdf(
+    api_server: Server, sample_corpus_dir: Path
+) -> None:
     files = [
         ("files", (PEOPLE, (sample_corpus_dir / PEOPLE).read_bytes(), "text/markdown")),
-        ("files", ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not a pdf", "application/pdf")),
+        (
+            "files",
+            ("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not a pdf", "application/pdf"),
+        ),
     ]
     with api_server.client() as client:
         response = client.post("/v1/documents", files=files)

@@ -62,7 +62,9 @@ class Syncs:
 
 def ingested(path: Path, status: str) -> Callable[[SyncReport], bool]:
     target = str(path.resolve())
-    return lambda r: any(o.path == target and o.status == status for o in (r.ingested.outcomes if r.ingested else []))
+    return lambda r: any(
+        o.path == target and o.status == status for o in (r.ingested.outcomes if r.ingested else [])
+    )
 
 
 def forgot(path: Path) -> Callable[[SyncReport], bool]:
@@ -128,7 +130,9 @@ def test_a_burst_of_50_saves_is_ingested_at_most_twice(watched: tuple[Citewise, 
         with open(target, "w", encoding="utf-8") as fh:
             fh.write(f"# Draft\n\nRevision {i} of the harbour plan names the skerry Vornholm{i}.\n")
     final = "Vornholm49"
-    syncs.wait_for(lambda r: final.lower() in best_text(service, final).lower(), "the last save to be searchable")
+    syncs.wait_for(
+        lambda r: final.lower() in best_text(service, final).lower(), "the last save to be searchable"
+    )
     assert 1 <= syncs.ingests_of(target) <= 2, syncs.seen
     assert [d.n_children for d in service.documents() if d.file_name == "draft.md"] == [1]
 
@@ -141,7 +145,9 @@ def test_ingest_watch_command_follows_a_folder_until_stopped(tmp_path: Path) -> 
            "CITEWISE_API__WATCH_DEBOUNCE_S": "0.3"}  # fmt: skip
     cmd = [str(Path(sys.executable).parent / "ingest"), str(folder), "--index", str(tmp_path / "idx"),
            "--no-graph", "--watch"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
     out, err = _lines(proc.stdout), _lines(proc.stderr)
     try:
         _expect(err, "watching", str(folder.resolve()))  # the first ingest is done, events are observed
@@ -174,7 +180,9 @@ def _expect(lines: queue.Queue[str], first: str, second: str) -> None:
         try:
             line = lines.get(timeout=max(0.1, end - time.monotonic()))
         except queue.Empty:
-            raise AssertionError(f"`ingest --watch` never printed {first!r} with {second!r}; saw {seen}") from None
+            raise AssertionError(
+                f"`ingest --watch` never printed {first!r} with {second!r}; saw {seen}"
+            ) from None
         seen.append(line)
         if first in line and second in line:
             return

@@ -87,7 +87,11 @@ def start_server(
         cmd += ["--watch", str(watched)]
     with open(out, "wb") as stdout, open(log, "wb") as stderr:
         proc = subprocess.Popen(
-            cmd, stdout=stdout, stderr=stderr, cwd=home, env=server_env(home, key=key, roots=roots, **settings)
+            cmd,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=home,
+            env=server_env(home, key=key, roots=roots, **settings),
         )
     server = Server("", key, home, roots, watched, proc, log)
     try:
@@ -116,7 +120,9 @@ def _ready(client: httpx.Client, proc: subprocess.Popen[bytes], log: Path) -> bo
 
 def _check_alive(proc: subprocess.Popen[bytes], log: Path) -> None:
     if proc.poll() is not None:
-        raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+        raise AssertionError(
+            f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}"
+        )
 
 
 def _wait_for(probe: Callable[[], Any], what: str, deadline_s: float = START_DEADLINE_S) -> Any:

@@ -67,6 +67,7 @@ class Citewise:
         self.index_dir = container.index_path(self.settings)
         self._llm_lock = threading.Lock()
         self.gate = ReadWriteLock()
+        self._seen_manifest: tuple[int, int, int] | None = None
 
     @classmethod
     def open(
@@ -106,6 +107,7 @@ class Citewise:
 
     @cached_property
     def bm25(self) -> BM25Index:
+        self._seen_manifest = self._manifest_stamp()
         return container.build_bm25(self.settings)
 
     @cached_property
@@ -244,6 +246,7 @@ class Citewise:
                 begin_session(self.index_dir, graph=graph, operation=operation)
                 yield
                 finish_session(self.index_dir, self._snapshot())
+                self._seen_manifest = self._manifest_stamp()
             finally:
                 lock.release()
 
@@ -300,6 +303,7 @@ class Citewise:
                 repairs = doctor.repair(found) if found.issues else []
                 if (self.index_dir / "docstore.sqlite").exists():
                     finish_session(self.index_dir, self._snapshot())
+                    self._seen_manifest = self._manifest_stamp()
                 report = doctor.check()
             finally:
                 doctor.close()
@@ -337,12 +341,34 @@ class Citewise:
                 close()
 
     # -- reads -------------------------------------------------------------------------------------
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = (self.index_dir / "manifest.json").stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _follow_other_writers(self) -> None:
+        """Reload the in-memory keyword index when another process wrote the index since it loaded.
+
+        FAISS notices a newer docstore generation by itself; BM25 is held in memory, so a server
+        or UI would otherwise miss what a CLI ``ingest`` (or another server's watcher) added. The
+        manifest is replaced at every write session, so one ``stat`` per query tells.
+        """
+        if "bm25" not in self.__dict__ or self._manifest_stamp() == self._seen_manifest:
+            return
+        with self.gate.write():
+            if "bm25" in self.__dict__ and self._manifest_stamp() != self._seen_manifest:
+                log.info("index written by another process, reloading BM25 index=%s", self.index_dir)
+                self._drop_components("bm25")
+
     def search(
         self, query: str, *, k: int | None = None, filters: dict[str, Any] | None = None, **options: Any
     ) -> RetrievalResult:
         """Retrieve hits for ``query`` without calling the LLM (``options`` switch stages per call)."""
         if not query.strip():
             raise ServiceError("empty query")
+        self._follow_other_writers()
         retriever = self.retriever
         with self.gate.read():
             return retriever.retrieve(query, k=k, filters=filters, **options)  # type: ignore[no-any-return]
@@ -353,6 +379,7 @@ class Citewise:
         """Answer ``question`` with citations (``mode``: ``llm`` or ``extractive``; ``options`` as in search)."""
         if not question.strip():
             raise ServiceError("empty question")
+        self._follow_other_writers()
         chain = self.chain
         with self.gate.read():
             return chain.ask(question, history, answer_mode=mode, **options)  # type: ignore[arg-type]
@@ -363,6 +390,7 @@ class Citewise:
         """Like :meth:`ask`, yielding retrieval, then text deltas, then the final answer event."""
         if not question.strip():
             raise ServiceError("empty question")
+        self._follow_other_writers()
         return self._reading(self.chain.stream(question, history, answer_mode=mode, **options))  # type: ignore[arg-type]
 
     def _reading(self, events: Iterator[ChainEvent]) -> Iterator[ChainEvent]:

@@ -8,13 +8,13 @@ from contextlib import nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from app.api.deps import ready_runtime
 from app.api.errors import ApiError, error_body, known_errors, service_error
 from app.api.runtime import QueueFullError, Runtime
 from app.api.schemas import AskRequest, HitOut, SearchRequest, SearchResponse
-from app.api.streaming import SSE_HEADERS, call, iterate, sse
+from app.api.streaming import SSE_HEADERS, call, iterate, sse, to_json
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["query"])
@@ -86,7 +86,7 @@ async def ask(runtime: Ready, body: AskRequest) -> Any:
             answer = await call(service.ask, body.question, history=history, mode=body.mode, **options)
     except QueueFullError as e:
         raise queue_full(e) from e
-    return answer.to_dict()
+    return Response(to_json(answer.to_dict()), media_type="application/json")
 
 
 async def _ask_events(

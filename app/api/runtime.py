@@ -137,7 +137,9 @@ class Runtime:
         service.stats()  # opens the docstore and FAISS
         _ = service.retriever  # BM25, the graph store, the retriever
         if service.settings.llm.answer_mode == "llm":
-            _ = service.chain  # loads the model (or notes that answers will be extractive)
+            llm = service.chain.llm  # None when no model can be loaded: answers are then extractive
+            if llm is not None and service.settings.llm.backend == "llamacpp":
+                llm.count_tokens("warm up")  # reads the GGUF now rather than in the first answer
 
     def _start_watcher(self) -> None:
         from app.watch import FolderWatcher

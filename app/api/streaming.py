@@ -46,9 +46,22 @@ async def iterate(events: Iterator[T]) -> AsyncIterator[T]:
                 await run_in_threadpool(close)
 
 
+def _scalar(value: Any) -> Any:
+    """numpy scalars (scores) as plain numbers for JSON."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(data: Any) -> str:
+    """``data`` as compact JSON (numpy scores included)."""
+    return json.dumps(data, ensure_ascii=False, default=_scalar)
+
+
 def sse(data: Any, event: str | None = None) -> str:
     """One server-sent event: an optional ``event:`` line and the JSON ``data:`` line."""
-    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    payload = data if isinstance(data, str) else to_json(data)
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {payload}\n\n"
 

@@ -11,11 +11,15 @@ from typing import Any
 
 import click
 
-from app.cli import _errors_to_click, _open_service, index_option
-
 
 @click.command()
-@index_option
+@click.option(
+    "--index",
+    "index",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Index directory (default: settings index_dir, data/index).",
+)
 @click.option("--host", default=None, help="Address to bind (default: settings api.host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: settings api.port; 0 picks a free one).")
 @click.option(
@@ -26,7 +30,6 @@ from app.cli import _errors_to_click, _open_service, index_option
     help="Keep FOLDER in sync with the index while serving (repeatable).",
 )
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="warning")
-@_errors_to_click
 def serve(
     index: Path | None, host: str | None, port: int | None, watch: tuple[Path, ...], log_level: str
 ) -> None:
@@ -39,21 +42,23 @@ def serve(
     except ImportError as e:
         raise click.ClickException("the API needs the api extra: pip install 'citewise[api]'") from e
     from app.api.server import serve as run_server
+    from app.cli import _errors_to_click, _open_service  # app.cli registers this command: import late
 
     service = _open_service(index)
     service.lock_timeout = service.settings.api.lock_wait_s
     api = service.settings.api
+    host, port = host or api.host, api.port if port is None else port
     try:
-        run_server(
+        _errors_to_click(run_server)(
             service,
-            host=host or api.host,
-            port=api.port if port is None else port,
+            host=host,
+            port=port,
             watch=list(watch),
             announce=lambda line: click.echo(line, err=False),
             log_level=log_level,
         )
     except OSError as e:
-        raise click.ClickException(f"cannot listen on {host or api.host}:{port}: {e.strerror or e}") from e
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
 def watch_folders(

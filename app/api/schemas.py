@@ -29,9 +29,9 @@ class RetrievalOptions(Strict):
 
     def options(self) -> dict[str, Any]:
         """The set options as keyword arguments of ``Citewise.search`` / ``ask``."""
-        return {k: v for k, v in self.model_dump(exclude={"filters"}).items() if v is not None} | {
-            "filters": self.filters
-        }
+        names = [n for n in RetrievalOptions.model_fields if n != "filters"]
+        chosen = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        return {**chosen, "filters": self.filters}
 
 
 def _not_blank(value: str) -> str:

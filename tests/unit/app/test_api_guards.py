@@ -96,3 +96,12 @@ def test_generation_queue_admits_slots_and_bounds_waiting() -> None:
         return order
 
     assert asyncio.run(scenario()) == ["a start", "a end", "b start", "b end"]
+
+
+def test_request_options_hold_only_retrieval_switches() -> None:
+    from app.api.schemas import AskRequest, SearchRequest
+
+    search = SearchRequest(query="q", k=3, mmr=False)
+    assert search.options() == {"k": 3, "mmr": False, "filters": None}
+    ask = AskRequest(question="q", stream=True, filters={"page_start": {"$gte": 2}})
+    assert ask.options() == {"filters": {"page_start": {"$gte": 2}}}

@@ -230,10 +230,12 @@ def run(rounds: int, clients: int, per_client: int, watch_trials: int) -> dict[s
                 client.post("/v1/search", json={"query": QUESTIONS[0]}).raise_for_status()
                 result = {
                     "corpus": f"data/corpus ({report.count('added')} files, {report.embedded} chunks)",
+                    "load_avg_before": round(os.getloadavg()[0], 2),
                     "overhead": overhead(reader, client, rounds),
                     "single_client": concurrent(server.url, 1, per_client * 2),
                     "concurrent": concurrent(server.url, clients, per_client),
                     "watch": watch_latency(client, watched, watch_trials),
+                    "load_avg_after": round(os.getloadavg()[0], 2),
                 }
             reader.close()
         finally:
@@ -246,8 +248,14 @@ def run(rounds: int, clients: int, per_client: int, watch_trials: int) -> dict[s
 def markdown(result: dict[str, Any]) -> str:
     """The result as markdown (used by docs/benchmarks.md)."""
     o, one, many, w = result["overhead"], result["single_client"], result["concurrent"], result["watch"]
+    load = ""
+    if "load_avg_before" in result:
+        load = (
+            f" Load average (1 min) {result['load_avg_before']} before, {result['load_avg_after']} after: "
+            "above the core count, other work shared the machine and every figure is pessimistic."
+        )
     lines = [
-        f"Corpus: {result['corpus']}; server on loopback, same machine, same run.",
+        f"Corpus: {result['corpus']}; server on loopback, same machine, same run.{load}",
         "",
         "| search through | n | p50 ms | p95 ms | max ms |",
         "|---|---:|---:|---:|---:|",

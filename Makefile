@@ -57,11 +57,11 @@ install: $(STAMP)
 lock: | $(BIN)/python
 	$(BIN)/pip install -q uv
 	printf '%s\n' '$(TORCH)+cpu' > $(VENV)/torch-cpu.txt
-	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui \
+	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra api \
 		$(LOCK_FLAGS) -c $(VENV)/torch-cpu.txt -o $(LOCK)
-	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra dev \
+	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra api --extra dev \
 		$(LOCK_FLAGS) -c $(LOCK) -o $(DEV_LOCK)
-	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra dev \
+	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra api --extra dev \
 		--extra bench $(LOCK_FLAGS) -c $(DEV_LOCK) -o $(BENCH_LOCK)
 	sed -i 's/^torch==\(.*\)+cpu/torch==\1/' $(LOCK) $(DEV_LOCK) $(BENCH_LOCK)
 	$(BIN)/python scripts/check_lock.py

@@ -113,6 +113,23 @@ def print_report(report: Any) -> None:
         out.print(f"[yellow]warning[/] {escape(o.path)}: {escape('; '.join(o.warnings))}")
 
 
+def print_sync(report: Any) -> None:
+    """One line per file a folder sync changed (``ingest --watch``), never wrapped, so scripts can read it."""
+    stamp = time.strftime("%H:%M:%S")
+    ingested = report.ingested.outcomes if report.ingested is not None else []
+    for o in ingested:
+        if o.status in ("added", "updated"):
+            out.print(f"{stamp} [green]{o.status}[/] {escape(o.path)} ({o.chunks} chunks)", soft_wrap=True)
+        elif o.status in ("failed", "skipped"):
+            out.print(f"{stamp} [red]{o.status}[/] {escape(o.path)}: {escape(o.reason)}", soft_wrap=True)
+        elif o.status == "removed":
+            out.print(f"{stamp} [yellow]removed[/] {escape(o.path)}", soft_wrap=True)
+    for source in report.forgotten:
+        out.print(f"{stamp} [yellow]removed[/] {escape(source)}", soft_wrap=True)
+    if report.error:
+        err.print(f"{stamp} [red]sync failed[/]: {escape(report.error)}")
+
+
 def answer_json(answer: Any) -> dict[str, Any]:
     """The answer as JSON-ready data."""
     return answer.to_dict()  # type: ignore[no-any-return]

@@ -173,6 +173,41 @@ class UISettings(BaseModel):
     port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit server.")
 
 
+class ApiSettings(BaseModel):
+    host: str = Field(
+        "127.0.0.1", description="Address `citewise serve` binds; any other than loopback needs api_key."
+    )
+    port: int = Field(8000, ge=0, le=65535, description="Port of the API (0: a free one, printed at start).")
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer key every request must send; may be empty only when bound to 127.0.0.1/localhost.",
+    )
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest uploaded file; larger ones get 413.")
+    max_upload_files: int = Field(20, ge=1, description="Files accepted in one upload request.")
+    max_json_kb: int = Field(1024, ge=1, description="Largest JSON request body; larger ones get 413.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (none: CORS off)."
+    )
+    remote_generations: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Answers generated at once by the openai_compat backend; the local llama.cpp model "
+            "always generates one at a time and the rest queue."
+        ),
+    )
+    max_queued: int = Field(
+        32, ge=0, description="Generation requests waiting at most; one more gets 429 with Retry-After."
+    )
+    lock_wait_s: float = Field(
+        30.0, ge=0, description="Seconds a write waits for another process holding the index's write lock."
+    )
+    watch_debounce_s: float = Field(
+        0.5, gt=0, description="Quiet time after the last change in a watched folder before it is ingested."
+    )
+    model_id: str = Field("citewise", description="Model name the OpenAI-compatible endpoint answers to.")
+
+
 class Settings(BaseSettings):
     """All of citewise's configuration."""
 
@@ -184,7 +219,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path("data/cache"), description="Assembled model files and other caches.")
     roots: list[Path] = Field(
         default_factory=list,
-        description="Folders the UI may ingest from or show; empty means only the upload folder.",
+        description=(
+            "Folders the UI and the API may ingest from or show; empty means only the upload folder."
+        ),
     )
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
@@ -194,6 +231,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -259,6 +259,12 @@ SECTIONS: list[Section] = [
         _module_md("bench.refusal"),
         None,
     ),
+    (
+        "api",
+        "HTTP API: overhead over the library, 16 concurrent clients, folder sync",
+        _module_md("bench.api"),
+        None,
+    ),
 ]
 
 

@@ -14,7 +14,7 @@ report shows all of it. Step output goes to ``bench/results/cache/logs/<step>.lo
 status is 1 when a step failed (the report is written all the same).
 
 Steps, in order (retrieval builds the cached sec10q index that scale, answer and eval reuse):
-ingest, graph, retrieval, scale, answer, eval. The ``eval`` step is ``citewise eval`` on sec10q:
+ingest, graph, retrieval, scale, answer, eval, api. The ``eval`` step is ``citewise eval`` on sec10q:
 the scored sec10q questions plus questions the filings cannot answer, through the full service
 with the chosen GGUF model (citation validity, refusals, token F1, numeric match, TTFT).
 """
@@ -89,6 +89,7 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
         ["--eval-step", "--data", "{data}", "--index", "{index}", "--limit", "4"],
         ["--eval-step", "--data", "{data}", "--index", "{index}"],
     ),
+    ("api", "bench.api", ["--rounds", "3", "--per-client", "5", "--watch-trials", "3"], []),
 ]
 
 

@@ -33,3 +33,16 @@ def open_service(tmp_path: Path, embedder, cache_dir: Path) -> Iterator:  # type
     yield make
     for service in opened:
         service.close()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
+    """One `citewise serve` subprocess (key required, 1 MB uploads, a watched folder) for the API tests."""
+    from tests.support.api_server import start_server
+
+    home = tmp_path_factory.mktemp("api")
+    watched = home / "watched"
+    watched.mkdir()
+    server = start_server(home, key="test-key-1234", watched=watched, API__MAX_UPLOAD_MB="1")
+    yield server
+    assert server.stop() == 0, server.stderr()

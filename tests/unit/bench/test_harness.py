@@ -16,7 +16,7 @@ from bench.retrieval import original_id
 
 def test_quick_and_full_steps_cover_every_benchmark() -> None:
     names = [s[0] for s in run.STEPS]
-    assert names == ["ingest", "graph", "retrieval", "scale", "answer", "eval"]
+    assert names == ["ingest", "graph", "retrieval", "scale", "answer", "eval", "api"]
     quick = {name: args for name, _, args, _ in run.STEPS}
     assert quick["scale"][-4:] == ["--sizes", "10000", "--queries", "30"]
     full = {name: args for name, _, _, args in run.STEPS}

@@ -105,7 +105,10 @@ class EpubLoader(BaseLoader):
         out = []
         for block in found:
             section = block.section
-            if chapter_title and not section.startswith(chapter_title):
+            head, _, rest = section.partition(SECTION_SEPARATOR)
+            if chapter_title and head and (head in chapter_title or chapter_title in head):
+                section = SECTION_SEPARATOR.join(p for p in (chapter_title, rest) if p)
+            elif chapter_title:
                 section = SECTION_SEPARATOR.join(p for p in (chapter_title, section) if p)
             out.append(replace(block, page=number, section=section))
         return out

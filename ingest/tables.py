@@ -40,8 +40,8 @@ _CLOSERS = frozenset({")", "%", ")%"})
 _AFFIX_ONLY = _CURRENCY | _CLOSERS | {"("}
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _MAX_HEADER_ROWS = 3
-# looks_tabular: a page qualifies when this many lines hold two or more numbers.
-MIN_NUMERIC_LINES = 4
+# looks_tabular: a page qualifies when it holds this many figures laid out as a table.
+MIN_FIGURES = 8
 # Tables pdfplumber's text strategy proposes are kept only when most rows carry a number.
 MIN_NUMERIC_ROW_SHARE = 0.5
 
@@ -51,17 +51,20 @@ def is_number(cell: str) -> bool:
     return bool(_NUMBER.match(cell.strip())) if cell else False
 
 
-def looks_tabular(text: str, *, min_lines: int = MIN_NUMERIC_LINES) -> bool:
-    """The cheap pre-check: do at least ``min_lines`` lines of ``text`` carry two or more figures?
+def looks_tabular(text: str, *, min_figures: int = MIN_FIGURES) -> bool:
+    """The cheap pre-check: does ``text`` hold at least ``min_figures`` figures laid out as a table?
 
-    Figures are grouped numbers (``1,234``) or decimals (``12.5``), so years and page numbers in
-    prose do not count. Runs on text already extracted, in microseconds per page.
+    A figure is a grouped number (``1,234``) or a decimal (``12.5``), so years and page numbers
+    in prose do not count; it counts when its line holds two or more figures (a row read across)
+    or nothing but the figure (a cell read down, as pypdf gives ruled tables). Runs on the text
+    pypdf already extracted, in microseconds per page.
     """
     count = 0
     for line in text.splitlines():
-        if len(_NUMBER_IN_LINE.findall(line)) >= 2:
-            count += 1
-            if count >= min_lines:
+        found = _NUMBER_IN_LINE.findall(line)
+        if len(found) >= 2 or (found and is_number(line.strip())):
+            count += len(found)
+            if count >= min_figures:
                 return True
     return False
 

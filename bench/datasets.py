@@ -100,7 +100,9 @@ def financebench_path() -> Path:
 def _financebench_item(row: dict, n: int) -> EvalItem:
     evidence = row.get("evidence") or []
     docs = {str(e.get("doc_name") or row["doc_name"]) for e in evidence} or {str(row["doc_name"])}
-    pages = sorted({int(e["evidence_page_num"]) + 1 for e in evidence if e.get("evidence_page_num") is not None})
+    pages = sorted(
+        {int(e["evidence_page_num"]) + 1 for e in evidence if e.get("evidence_page_num") is not None}
+    )
     return EvalItem(
         id=str(row.get("financebench_id") or f"financebench-{n}"),
         question=row["question"],

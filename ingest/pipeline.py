@@ -360,7 +360,9 @@ class IngestPipeline:
         """Embed, then replace the document in the docstore, FAISS and BM25."""
         vectors = self._embed(read.children, report)
         existed = self.store.docstore.document(read.doc_id) is not None
-        record = self._record(read.doc, read.path, read.doc_id, read.content_hash, read.chunks, read.container)
+        record = self._record(
+            read.doc, read.path, read.doc_id, read.content_hash, read.chunks, read.container
+        )
         t1 = time.perf_counter()
         self.store.replace_document(record, read.chunks, vectors)
         if self.keyword_index is not None:

@@ -162,7 +162,9 @@ def render_table(
     n_header = _header_count(grid)
     names = _column_names(grid[:n_header], width)
     head = " | ".join(n for n in names if n)
-    title = f"{TABLE_PREFIX}: {caption} | {head}" if caption and head else f"{TABLE_PREFIX}: {caption or head}"
+    title = (
+        f"{TABLE_PREFIX}: {caption} | {head}" if caption and head else f"{TABLE_PREFIX}: {caption or head}"
+    )
     lines = [title.rstrip(": ")]
     for row in grid[n_header:]:
         lines.append(_row_line(row, names))

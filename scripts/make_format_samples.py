@@ -57,7 +57,10 @@ BROKEN = {
 
 _LANDINGS = [
     ("Year", "Species", "Harbour", "Tonnes"),
-    *[(1950 + i % 12, sp, hb, 300 + 37 * i) for i, (sp, hb) in enumerate([("Cod", "Brennøy"), ("Herring", "Lillefjord")] * 12)],
+    *[
+        (1950 + i % 12, sp, hb, 300 + 37 * i)
+        for i, (sp, hb) in enumerate([("Cod", "Brennøy"), ("Herring", "Lillefjord")] * 12)
+    ],
     (1961, "Ling", "Kvernodden", 1375),
     (1962, "Ling", "Kvernodden", 1240),
 ]
@@ -93,7 +96,9 @@ def build_pptx(target: Path) -> None:
     slide = deck.slides.add_slide(deck.slide_layouts[5])
     slide.shapes.title.text = "Catch by Harbour"
     table = slide.shapes.add_table(3, 3, Inches(1), Inches(2), Inches(6), Inches(1.5)).table
-    for r, row in enumerate([("Harbour", "1956", "1957"), ("Brennøy", "2,100", "2,350"), ("Lillefjord", "880", "910")]):
+    for r, row in enumerate(
+        [("Harbour", "1956", "1957"), ("Brennøy", "2,100", "2,350"), ("Lillefjord", "880", "910")]
+    ):
         for c, value in enumerate(row):
             table.cell(r, c).text = value
     deck.save(str(target))
@@ -176,7 +181,9 @@ def _report_pdf() -> bytes:
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
     pdf.drawString(72, 780, "Aasen Reef Survey 1938: Report")
-    pdf.drawString(72, 760, "The dredge samples of 1938 measured a living coral cover of 37 percent on the reef crest.")
+    pdf.drawString(
+        72, 760, "The dredge samples of 1938 measured a living coral cover of 37 percent on the reef crest."
+    )
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
@@ -194,8 +201,12 @@ def build_eml(target: Path) -> None:
     )
     message.add_attachment(_report_pdf(), maintype="application", subtype="pdf", filename="reef_report.pdf")
     message.add_attachment("Dredge log kept by the deckhand.", filename="dredge_log.txt")
-    message.add_attachment(b"not a word document", maintype="application", subtype="octet-stream", filename="minutes.docx")
-    message.add_attachment(b"\xff\xd8\xff\xe0 jpeg bytes", maintype="image", subtype="jpeg", filename="reef.jpg")
+    message.add_attachment(
+        b"not a word document", maintype="application", subtype="octet-stream", filename="minutes.docx"
+    )
+    message.add_attachment(
+        b"\xff\xd8\xff\xe0 jpeg bytes", maintype="image", subtype="jpeg", filename="reef.jpg"
+    )
     target.write_bytes(bytes(message))
 
 

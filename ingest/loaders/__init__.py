@@ -167,9 +167,7 @@ def _enforce_limits(document: LoadedDocument, max_pages: int | None, max_chars: 
     """Drop blocks past ``max_pages`` and cut text past ``max_chars`` (a no-op for our loaders)."""
     # Spreadsheet blocks number rows, not pages: max_pages does not apply to them.
     blocks = [
-        b
-        for b in document.blocks
-        if max_pages is None or b.page is None or b.row_step or b.page <= max_pages
+        b for b in document.blocks if max_pages is None or b.page is None or b.row_step or b.page <= max_pages
     ]
     budget = CharBudget(max_chars)
     kept = []

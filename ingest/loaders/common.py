@@ -195,7 +195,9 @@ def check_zip_archive(path: Path, kind: str, max_unzipped_mb: float) -> None:
     except (zipfile.BadZipFile, OSError) as e:
         raise LoaderError(f"not a valid {kind} (zip) file: {e}", path) from e
     if total > max_unzipped_mb * _MB:
-        raise LoaderError(f"decompressed size {total / _MB:.0f} MB exceeds the {max_unzipped_mb:g} MB limit", path)
+        raise LoaderError(
+            f"decompressed size {total / _MB:.0f} MB exceeds the {max_unzipped_mb:g} MB limit", path
+        )
 
 
 def validate_limits(max_pages: int | None, max_chars: int | None) -> None:

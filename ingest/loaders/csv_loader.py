@@ -44,7 +44,11 @@ class CsvLoader(BaseLoader):
         if note := budget.warning():
             warnings.append(note)
         return LoadedDocument(
-            path=path, file_type=self.file_type, blocks=tuple(blocks), title=path.stem, warnings=tuple(warnings)
+            path=path,
+            file_type=self.file_type,
+            blocks=tuple(blocks),
+            title=path.stem,
+            warnings=tuple(warnings),
         )
 
 

@@ -116,10 +116,10 @@ class EmlLoader(BaseLoader):
                     failed.append((member, e.reason))
                     continue
                 if document.attachments:
-                    warnings.append(f"attachment {member!r} carries attachments of its own; they were not read")
-                loaded.append(
-                    replace(document, path=path / member, attachments=(), failed_attachments=())
-                )
+                    warnings.append(
+                        f"attachment {member!r} carries attachments of its own; they were not read"
+                    )
+                loaded.append(replace(document, path=path / member, attachments=(), failed_attachments=()))
         return loaded, failed
 
 

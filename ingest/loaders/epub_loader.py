@@ -63,7 +63,9 @@ class EpubLoader(BaseLoader):
                     if max_pages is not None and chapter >= max_pages:
                         warnings.append(f"read the first {chapter} chapters (max_pages={max_pages})")
                         break
-                    found = self._chapter(archive, name, chapter + 1, book.toc.get(name, ""), budget, warnings)
+                    found = self._chapter(
+                        archive, name, chapter + 1, book.toc.get(name, ""), budget, warnings
+                    )
                     if found:
                         chapter += 1
                         blocks += found
@@ -100,7 +102,9 @@ class EpubLoader(BaseLoader):
             return []
         found, title, notes = read_html(data, Path(name), budget, tables=self.options.tables)
         warnings += [f"{name}: {n}" for n in notes]
-        chapter_title = toc_title or next((b.section.split(SECTION_SEPARATOR)[0] for b in found if b.section), "")
+        chapter_title = toc_title or next(
+            (b.section.split(SECTION_SEPARATOR)[0] for b in found if b.section), ""
+        )
         chapter_title = chapter_title or title
         out = []
         for block in found:

@@ -185,7 +185,7 @@ def _table_grid(table: Tag) -> list[list[str]]:
         for cell in tr.find_all(["td", "th"], recursive=False):
             cells.append(cell.get_text(" ", strip=True))
             try:
-                span = int(str(cell.get("colspan", 1)))
+                span = int(str(cell.get("colspan") or "1"))
             except ValueError:
                 span = 1
             cells += [""] * (min(max(span, 1), 50) - 1)

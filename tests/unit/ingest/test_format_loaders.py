@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_format_samples", REPO / "scripts" / "make_format_samples.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_format_samples", REPO / "scripts" / "make_format_samples.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -81,7 +83,12 @@ def test_csv_blank_rows_start_a_new_block_so_row_numbers_stay_exact(tmp_path: Pa
 
 def test_epub_chapters_in_spine_order(samples: dict[str, Path]) -> None:
     doc = load_document(samples["rustad_memoir.epub"])
-    assert (doc.file_type, doc.title, doc.author, doc.pages) == ("epub", "A Skipper's Memoir", "Olav Rustad", 3)
+    assert (doc.file_type, doc.title, doc.author, doc.pages) == (
+        "epub",
+        "A Skipper's Memoir",
+        "Olav Rustad",
+        3,
+    )
     assert [(b.page, b.section) for b in doc.blocks] == [
         (1, "Chapter 1: Departure"),
         (2, "Chapter 2: The Storm"),
@@ -99,10 +106,15 @@ def test_eml_headers_body_and_attachments(samples: dict[str, Path]) -> None:
     (body,) = doc.blocks
     assert body.text.startswith("From: Sigrid Aasen") and "cost 6,400 kroner" in body.text
     names = [a.path for a in doc.attachments]
-    assert names == [samples["reef_budget.eml"] / "reef_report.pdf", samples["reef_budget.eml"] / "dredge_log.txt"]
+    assert names == [
+        samples["reef_budget.eml"] / "reef_report.pdf",
+        samples["reef_budget.eml"] / "dredge_log.txt",
+    ]
     pdf = doc.attachments[0]
     assert pdf.file_type == "pdf" and "coral cover of 37 percent" in pdf.text and pdf.blocks[0].page == 1
-    assert doc.failed_attachments == (("minutes.docx", "not a valid .docx (zip) file: File is not a zip file"),)
+    assert doc.failed_attachments == (
+        ("minutes.docx", "not a valid .docx (zip) file: File is not a zip file"),
+    )
     assert "attachment 'reef.jpg' not read: unsupported file type" in doc.warnings
     assert location_label("eml", None, None, "Reef survey budget") == "message"
 

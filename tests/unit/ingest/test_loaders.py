@@ -36,8 +36,21 @@ def sections(doc: LoadedDocument) -> list[str]:
 
 def test_supported_suffixes() -> None:
     assert supported_suffixes() == [
-        ".csv", ".docx", ".eml", ".epub", ".htm", ".html", ".markdown", ".md", ".pdf", ".pptx", ".text",
-        ".tsv", ".txt", ".xlsm", ".xlsx",
+        ".csv",
+        ".docx",
+        ".eml",
+        ".epub",
+        ".htm",
+        ".html",
+        ".markdown",
+        ".md",
+        ".pdf",
+        ".pptx",
+        ".text",
+        ".tsv",
+        ".txt",
+        ".xlsm",
+        ".xlsx",
     ]
 
 

@@ -107,7 +107,11 @@ def test_render_table_headers_spans_and_currency_cells() -> None:
 def test_render_table_uses_headers_found_above_the_grid() -> None:
     grid = [["Products", "63,355", "63,948"], ["Services", "19,604", "17,486"]]
     text = render_table(grid, header_rows=[["", "2022", "2021"]])
-    assert text.split("\n") == ["Table: 2022 | 2021", "Products | 2022: 63,355 | 2021: 63,948", "Services | 2022: 19,604 | 2021: 17,486"]
+    assert text.split("\n") == [
+        "Table: 2022 | 2021",
+        "Products | 2022: 63,355 | 2021: 63,948",
+        "Services | 2022: 19,604 | 2021: 17,486",
+    ]
 
 
 def test_render_rows_keeps_every_row_in_order() -> None:
@@ -163,7 +167,9 @@ def test_a_table_between_prose_keeps_the_order_of_the_blocks(hash_embedder) -> N
     chunker = TokenChunker(hash_embedder, child_tokens=60, child_overlap=0, parent_tokens=120)
     doc = LoadedDocument(path=Path("/x/t.pdf"), file_type="pdf", blocks=blocks)
     children = [c for c in chunker.split(doc, INFO) if c.kind == "child"]
-    assert [c.text for c in children] == ["Before the table.\nTable: A | B\nx | A: 1 | B: 2\nAfter the table."]
+    assert [c.text for c in children] == [
+        "Before the table.\nTable: A | B\nx | A: 1 | B: 2\nAfter the table."
+    ]
     assert (children[0].page_start, children[0].page_end) == (1, 1)
 
 

@@ -91,7 +91,11 @@ def build_loader(settings: Settings) -> tuple[Any, list[str]]:
 
     i = settings.ingest
     options = ExtractOptions(
-        ocr=i.ocr, ocr_max_pages=i.ocr_max_pages, ocr_timeout_s=i.ocr_timeout_s, tables=i.tables
+        ocr=i.ocr,
+        ocr_max_pages=i.ocr_max_pages,
+        ocr_timeout_s=i.ocr_timeout_s,
+        tables=i.tables,
+        tables_timeout_s=i.tables_timeout_s,
     )
     load = partial(
         load_isolated,

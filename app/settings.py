@@ -70,6 +70,11 @@ class IngestSettings(BaseModel):
             "Extract tables as labelled rows: PDF pages that look tabular (pdfplumber), DOCX and HTML tables."
         ),
     )
+    tables_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Table extraction of one PDF stops after this many seconds; later pages keep plain text.",
+    )
 
 
 class GraphSettings(BaseModel):

@@ -37,18 +37,23 @@ class ExtractOptions:
         ocr_max_pages: OCR at most this many pages per document; the rest are reported.
         ocr_timeout_s: Stop OCR of a document after this many seconds; the rest are reported.
         tables: Extract tables (PDF pages that look tabular, DOCX, HTML) as labelled rows.
+        tables_timeout_s: Stop looking for tables in a PDF after this many seconds; later pages
+            keep their plain text (named in a warning), so a long filing never times out for it.
     """
 
     ocr: bool = True
     ocr_max_pages: int = 50
     ocr_timeout_s: float = 300.0
     tables: bool = True
+    tables_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.ocr_max_pages < 1:
             raise ValueError(f"ocr_max_pages must be >= 1, got {self.ocr_max_pages!r}")
         if self.ocr_timeout_s <= 0:
             raise ValueError(f"ocr_timeout_s must be > 0, got {self.ocr_timeout_s!r}")
+        if self.tables_timeout_s <= 0:
+            raise ValueError(f"tables_timeout_s must be > 0, got {self.tables_timeout_s!r}")
 
 
 @dataclass(frozen=True)

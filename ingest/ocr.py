@@ -66,12 +66,12 @@ class OcrResult:
         notes = []
         if self.skipped_limit:
             notes.append(
-                f"OCR limited to {max_pages} pages: pages {_ranges(self.skipped_limit)} have no text layer "
+                f"OCR limited to {max_pages} pages: pages {page_ranges(self.skipped_limit)} have no text layer "
                 "and were not read (ocr_max_pages)"
             )
         if self.skipped_time:
             notes.append(
-                f"OCR stopped after {timeout_s:g}s: pages {_ranges(self.skipped_time)} were not read "
+                f"OCR stopped after {timeout_s:g}s: pages {page_ranges(self.skipped_time)} were not read "
                 "(ocr_timeout_s)"
             )
         notes += [f"page {p}: OCR failed: {reason}" for p, reason in sorted(self.failed.items())]
@@ -182,7 +182,7 @@ def recognise(program: str, image: bytes, timeout_s: float, *, dpi: int = DPI) -
     return completed.stdout.decode("utf-8", errors="replace")
 
 
-def _ranges(pages: Sequence[int]) -> str:
+def page_ranges(pages: Sequence[int]) -> str:
     """``[1, 2, 3, 7]`` -> ``"1-3, 7"``."""
     spans: list[tuple[int, int]] = []
     for p in pages:

@@ -15,6 +15,7 @@ Both engines open the file lazily, so a born-digital document without tables pay
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ class PageExtras:
         self._notes: list[str] = []
         self.tabular_pages = 0
         self.table_pages = 0
+        self.table_seconds = 0.0
+        self._tables_skipped: list[int] = []
 
     def __enter__(self) -> PageExtras:
         return self
@@ -65,7 +68,12 @@ class PageExtras:
 
             if looks_tabular(text):
                 self.tabular_pages += 1
+                if self.table_seconds > self.options.tables_timeout_s:
+                    self._tables_skipped.append(page)
+                    return [TextBlock(text=text, page=page)]
+                t0 = time.monotonic()
                 found = self._table_page(page)
+                self.table_seconds += time.monotonic() - t0
                 if found:
                     self.table_pages += 1
                     return found
@@ -74,6 +82,13 @@ class PageExtras:
     def warnings(self) -> list[str]:
         """Notes on pages OCR left out or tables that could not be read."""
         notes = list(self._notes)
+        if self._tables_skipped:
+            from ingest.ocr import page_ranges
+
+            notes.append(
+                f"tables not extracted on pages {page_ranges(self._tables_skipped)}: table extraction "
+                f"stopped after {self.options.tables_timeout_s:g}s (tables_timeout_s); their plain text is kept"
+            )
         if self._ocr is not None:
             notes += self._ocr.result.warnings(self.options.ocr_max_pages, self.options.ocr_timeout_s)
         return notes

@@ -252,6 +252,12 @@ SECTIONS: list[Section] = [
     ("scale", "Retrieval scale: exact vs approximate FAISS", _module_md("bench.scale"), None),
     ("answer", "Answers: LLM speed and quality", _answer_md, plot_answer),
     ("eval", "`citewise eval` on sec10q: citations, refusals, answer overlap", markdown_eval, plot_eval),
+    (
+        "formats",
+        "Scanned pages and tables: OCR speed and accuracy, table cost",
+        _module_md("bench.formats"),
+        None,
+    ),
 ]
 
 

@@ -87,17 +87,27 @@ def build_bm25(settings: Settings) -> BM25Index:
 
 def build_loader(settings: Settings) -> tuple[Any, list[str]]:
     """(load function, supported suffixes). Parsing runs in isolated worker processes with limits."""
+    from ingest.base import ExtractOptions
     from ingest.isolation import load_isolated
     from ingest.loaders import supported_suffixes
 
     i = settings.ingest
+    options = ExtractOptions(
+        ocr=i.ocr,
+        ocr_max_pages=i.ocr_max_pages,
+        ocr_timeout_s=i.ocr_timeout_s,
+        tables=i.tables,
+        tables_timeout_s=i.tables_timeout_s,
+    )
     load = partial(
         load_isolated,
-        timeout_s=i.parse_timeout_s,
+        # OCR stops itself after ocr_timeout_s; the worker's hard limit leaves it that much room.
+        timeout_s=i.parse_timeout_s + (i.ocr_timeout_s if i.ocr else 0.0),
         memory_mb=i.parse_memory_mb,
         max_pages=i.max_pages,
         max_chars=i.max_chars,
         max_file_mb=i.max_file_mb,
+        options=options,
     )
     return load, supported_suffixes()
 

@@ -55,6 +55,26 @@ class IngestSettings(BaseModel):
     max_chars: int = Field(20_000_000, ge=1000, description="Extracted characters kept at most per file.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit for parsing one file.")
     parse_memory_mb: int = Field(2048, ge=128, description="Address-space cap of the parser worker process.")
+    ocr: bool = Field(
+        True, description="Read PDF pages that have no text layer with OCR (pages with text never are)."
+    )
+    ocr_max_pages: int = Field(50, ge=1, description="Pages OCR reads at most per document.")
+    ocr_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="OCR of one document stops after this many seconds (added to parse_timeout_s).",
+    )
+    tables: bool = Field(
+        True,
+        description=(
+            "Extract tables as labelled rows: PDF pages that look tabular (pdfplumber), DOCX and HTML tables."
+        ),
+    )
+    tables_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Table extraction of one PDF stops after this many seconds; later pages keep plain text.",
+    )
 
 
 class GraphSettings(BaseModel):

@@ -265,6 +265,12 @@ SECTIONS: list[Section] = [
         _module_md("bench.api"),
         None,
     ),
+    (
+        "formats",
+        "Scanned pages and tables: OCR speed and accuracy, table cost",
+        _module_md("bench.formats"),
+        None,
+    ),
 ]
 
 

@@ -30,6 +30,7 @@ from ingest.base import IngestError, LoadedDocument
 from ingest.chunking import DocumentInfo, TokenChunker
 from ingest.discovery import discover
 from ingest.graph_step import GraphStep, open_worker, total_bytes
+from ingest.members import kept_member, members
 from retrieval.base import Chunk, Embedder
 from retrieval.vectorstores.docstore import DocumentRecord, graph_extra, now
 from retrieval.vectorstores.faiss_store import FaissVectorStore
@@ -100,6 +101,7 @@ class _Read:
     chunks: list[Chunk]
     children: list[Chunk]
     t0: float
+    container: Path | None = None  # the file an attachment came in (its path is container/name)
 
 
 @dataclass(frozen=True)
@@ -283,18 +285,34 @@ class IngestPipeline:
         for path, content_hash, future in self._prefetched(todo):
             t0 = time.perf_counter()
             step = self._guarded(path, t0, self._read, path, content_hash, future, report)
-            in_worker = isinstance(step, _Read) and graph.submit(step.doc_id, step.children)
-            if isinstance(step, _Read):
-                step = self._guarded(path, t0, self._store, step, graph.new_status, report)
-            if in_worker:
-                queued.append(step)
-            while len(queued) > (1 if in_worker else 0):  # keep the worker one file ahead
-                self._done(self._collect(queued.popleft(), graph), report, notify)
-            if not in_worker:
-                done = step if isinstance(step, FileOutcome) else self._finish_graph(step, graph, False)
-                self._done(done, report, notify)
+            steps = [step, *members(self, step, report)] if isinstance(step, _Read) else [step]
+            for item in steps:
+                self._process(item, graph, queued, report, notify)
         while queued:
             self._done(self._collect(queued.popleft(), graph), report, notify)
+
+    def _process(
+        self,
+        step: _Read | FileOutcome,
+        graph: GraphStep,
+        queued: deque[_Staged | FileOutcome],
+        report: IngestReport,
+        notify: ProgressFn,
+    ) -> None:
+        """Store one read document (a file, or an attachment of one) and see its graph written."""
+        in_worker = isinstance(step, _Read) and graph.submit(step.doc_id, step.children)
+        result: _Staged | FileOutcome = (
+            self._guarded(step.path, step.t0, self._store, step, graph.new_status, report)
+            if isinstance(step, _Read)
+            else step
+        )
+        if in_worker:
+            queued.append(result)
+        while len(queued) > (1 if in_worker else 0):  # keep the worker one file ahead
+            self._done(self._collect(queued.popleft(), graph), report, notify)
+        if not in_worker:
+            done = result if isinstance(result, FileOutcome) else self._finish_graph(result, graph, False)
+            self._done(done, report, notify)
 
     def _collect(self, state: _Staged | FileOutcome, graph: GraphStep) -> FileOutcome:
         """The worker's graph for a stored file, written; a file that failed meanwhile drops it."""
@@ -342,7 +360,9 @@ class IngestPipeline:
         """Embed, then replace the document in the docstore (with its graph status), FAISS and BM25."""
         vectors = self._embed(read.children, report)
         existed = self.store.docstore.document(read.doc_id) is not None
-        record = self._record(read.doc, read.path, read.doc_id, read.content_hash, read.chunks)
+        record = self._record(
+            read.doc, read.path, read.doc_id, read.content_hash, read.chunks, read.container
+        )
         record = replace(record, extra=graph_extra(graph_status))
         t1 = time.perf_counter()
         self.store.replace_document(record, read.chunks, vectors)
@@ -368,6 +388,12 @@ class IngestPipeline:
             raise IngestError(f"file disappeared while being read: {e.strerror or e}", path) from e
         if before is not None and (st.st_size, st.st_mtime_ns) != before:
             raise IngestError("file changed while being read; the next ingest reads it again", path)
+
+    def chunk(
+        self, doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, report: IngestReport
+    ) -> tuple[list[Chunk], list[Chunk]]:
+        """Split a loaded document into its (parents + children, children); raises IngestError if empty."""
+        return self._chunk(doc, path, doc_id, content_hash, report)
 
     def _chunk(
         self, doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, report: IngestReport
@@ -399,9 +425,14 @@ class IngestPipeline:
 
     @staticmethod
     def _record(
-        doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, chunks: list[Chunk]
+        doc: LoadedDocument,
+        path: Path,
+        doc_id: str,
+        content_hash: str,
+        chunks: list[Chunk],
+        container: Path | None = None,
     ) -> DocumentRecord:
-        st = path.stat()
+        st = (container or path).stat()  # an attachment has no file of its own: its container's
         return DocumentRecord(
             doc_id=doc_id,
             source=str(path),
@@ -467,7 +498,7 @@ class IngestPipeline:
         for record in self.store.docstore.documents():
             source = Path(record.source)
             under = any(source == r or source.is_relative_to(r) for r in roots)
-            if under and record.source not in keep and not source.exists():
+            if under and record.source not in keep and not source.exists() and not kept_member(source, keep):
                 self.forget(record.doc_id)
                 outcomes.append(FileOutcome(record.source, "removed", "file no longer exists"))
         return outcomes

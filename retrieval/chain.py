@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from retrieval.base import Embedder, Hit, RetrievalResult, Retriever
 from retrieval.llm.base import LLM, LLMError, Message
+from retrieval.locations import location_label
 from retrieval.prompts import REFUSAL, PromptSource, condense_messages, pack_sources
 from retrieval.refusal import RefusalGate
 from retrieval.refusal import unknown_terms as unknown_terms  # its old home, still importable
@@ -41,14 +42,18 @@ class Citation:
     page_start: int | None
     page_end: int | None
     snippet: str
+    file_type: str = ""
+    section: str = ""
+    ocr: bool = False
+
+    def location(self) -> str:
+        """Where in the file: ``"p. 3"``, ``"slide 2"``, ``"sheet S, rows 2-9"``, ``"chapter 4"``, ``"message"``."""
+        return location_label(self.file_type, self.page_start, self.page_end, self.section, ocr=self.ocr)
 
     def label(self) -> str:
-        """``"report.pdf p. 3"``-style reference."""
-        if self.page_start is None:
-            return self.file_name
-        if self.page_end is None or self.page_end == self.page_start:
-            return f"{self.file_name} p. {self.page_start}"
-        return f"{self.file_name} pp. {self.page_start}-{self.page_end}"
+        """``"report.pdf p. 3"``-style reference (``"deck.pptx slide 2"``, ``"book.xlsx sheet S, rows 2-9"``)."""
+        location = self.location()
+        return f"{self.file_name} {location}" if location else self.file_name
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,8 @@ class Answer:
             "question": self.question,
             "standalone_question": self.standalone_question,
             "text": self.text,
-            "citations": [asdict(c) for c in self.citations],
-            "consulted": [asdict(c) for c in self.consulted],
+            "citations": [{**asdict(c), "location": c.location()} for c in self.citations],
+            "consulted": [{**asdict(c), "location": c.location()} for c in self.consulted],
             "refused": self.refused,
             "flagged": self.flagged,
             "mode": self.mode,
@@ -243,6 +248,9 @@ def make_citation(n: int, hit: Hit, claim: str = "") -> Citation:
         page_start=pages_of.page_start,
         page_end=pages_of.page_end,
         snippet=snippet,
+        file_type=chunk.file_type,
+        section=pages_of.section,
+        ocr=pages_of.ocr,
     )
 
 
@@ -755,7 +763,7 @@ class AnswerChain:
 
 def _source_label(hit: Hit) -> str:
     chunk = hit.parent or hit.chunk
-    pages = chunk.page_label()
+    pages = chunk.location_label()
     return f"{hit.chunk.file_name}, {pages}" if pages else hit.chunk.file_name
 
 

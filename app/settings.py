@@ -36,6 +36,13 @@ class ChunkingSettings(BaseModel):
     parent_tokens: int = Field(
         640, ge=32, description="Size of parent sections handed to the answer step, in embedder tokens."
     )
+    contextual_headers: bool = Field(
+        False,
+        description=(
+            "Embed each child chunk with a short header naming its document (registrant or file name, "
+            "form, period) and its page heading; applies to files ingested after the change."
+        ),
+    )
 
 
 class VectorStoreSettings(BaseModel):
@@ -104,6 +111,19 @@ class RetrievalSettings(BaseModel):
     )
     weight_document: float = Field(
         0.5, ge=0, description="Weight of the document prior against fused scores scaled to [0, 1]."
+    )
+    targeting: bool = Field(
+        True,
+        description="Favour the documents whose period and form (read from their cover pages) fit the question's.",
+    )
+    weight_targeting: float = Field(
+        0.5, ge=0, description="Weight of the targeting fit against fused scores scaled to [0, 1]."
+    )
+    pages: bool = Field(
+        True, description="Rank pages by all their candidate chunks; the best chunk of each page first."
+    )
+    weight_page: float = Field(
+        0.5, ge=0, description="Share of a page's other candidate chunks added to its best chunk's score."
     )
     mmr: bool = Field(True, description="Diversify the fused candidates with MMR.")
     mmr_lambda: float = Field(

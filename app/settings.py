@@ -99,7 +99,13 @@ class RetrievalSettings(BaseModel):
     fetch_k: int = Field(30, ge=1, description="Candidates each retriever contributes before fusion.")
     dense: bool = Field(True, description="Use FAISS dense search.")
     bm25: bool = Field(True, description="Use BM25 keyword search.")
-    graph: bool = Field(True, description="Use knowledge-graph retrieval.")
+    graph: bool = Field(
+        False,
+        description=(
+            "Use knowledge-graph retrieval in search (the graph is still built and explorable); off by "
+            "default: it lowered page/document hit@1 on the sets measured (see README, Benchmarks)."
+        ),
+    )
     weight_dense: float = Field(1.0, ge=0, description="Fusion weight of dense hits.")
     weight_bm25: float = Field(
         0.5, ge=0, description="Fusion weight of BM25 hits (0.5 measured best on sec10q; see benchmarks)."
@@ -120,7 +126,11 @@ class RetrievalSettings(BaseModel):
         0.5, ge=0, description="Weight of the targeting fit against fused scores scaled to [0, 1]."
     )
     pages: bool = Field(
-        True, description="Rank pages by all their candidate chunks; the best chunk of each page first."
+        False,
+        description=(
+            "Rank pages by all their candidate chunks, the best chunk of each page first; off by default: "
+            "it lowered hit@1 on the sample corpus (see docs/benchmarks.md)."
+        ),
     )
     weight_page: float = Field(
         0.5, ge=0, description="Share of a page's other candidate chunks added to its best chunk's score."

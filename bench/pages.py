@@ -34,7 +34,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,12 +148,45 @@ def open_index(root: Path, set_name: str, variant: str, docs: Path) -> Any:
     )
     t0 = time.perf_counter()
     report = cw.ingest([docs])
-    log.info("%s-%s: ingest %.1fs %s, %s chunks", set_name, variant, time.perf_counter() - t0,
-             report.summary(), cw.store.count())
+    log.info(
+        "%s-%s: ingest %.1fs %s, %s chunks",
+        set_name,
+        variant,
+        time.perf_counter() - t0,
+        report.summary(),
+        cw.store.count(),
+    )
     return cw
 
 
-def run_config(cw: Any, items: Sequence[EvalItem], kind: str, options: dict[str, Any], k: int) -> dict[str, Any]:
+class _QueryCache:
+    """The index's embedder with every question embedded once, in one batch, before the runs.
+
+    Every configuration asks the same questions; embedding them once per run (instead of once per
+    configuration) leaves the measured latencies without the query embedding: they compare
+    configurations, they are not end-to-end figures.
+    """
+
+    def __init__(self, inner: Any, questions: Sequence[str]) -> None:
+        self.inner = inner
+        self.vectors = dict(zip(questions, inner.embed(list(questions)), strict=True))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vec = self.vectors.get(text)
+        return vec if vec is not None else self.inner.embed_query(text)
+
+
+def cache_queries(cw: Any, items: Sequence[EvalItem]) -> None:
+    """Embed every question once and let the retriever reuse the vectors (see :class:`_QueryCache`)."""
+    object.__setattr__(cw.retriever, "embedder", _QueryCache(cw.embedder, [i.question for i in items]))
+
+
+def run_config(
+    cw: Any, items: Sequence[EvalItem], kind: str, options: dict[str, Any], k: int
+) -> dict[str, Any]:
     """First-hit rank and latency of every question under one configuration."""
     ranks: list[int | None] = []
     times: list[float] = []
@@ -173,14 +206,16 @@ def run_config(cw: Any, items: Sequence[EvalItem], kind: str, options: dict[str,
     }
 
 
-def configurations(default: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Dense only, dense+BM25, the default, and the default with each stage switched."""
+def configurations(
+    default: dict[str, Any], stages: Sequence[str] = STAGES
+) -> list[tuple[str, dict[str, Any]]]:
+    """Dense only, dense+BM25, the default, and the default with each of ``stages`` switched."""
     rows = [
         ("dense only", {**_ALL_OFF}),
         ("dense+bm25", {**_ALL_OFF, "bm25": True}),
         ("default", dict(default)),
     ]
-    for stage in STAGES:
+    for stage in stages:
         flipped = not default.get(stage, False)
         rows.append((f"default {'+' if flipped else '-'} {stage}", {**default, stage: flipped}))
     return rows
@@ -192,13 +227,22 @@ def default_options() -> dict[str, Any]:
 
     r = RetrievalSettings()
     out: dict[str, Any] = {s: getattr(r, s) for s in STAGES}
-    out.update({w: getattr(r, w) for w in ("weight_bm25", "weight_document", "weight_targeting", "weight_page")})
+    out.update(
+        {w: getattr(r, w) for w in ("weight_bm25", "weight_document", "weight_targeting", "weight_page")}
+    )
     return out
 
 
-def ablation(cw: Any, items: Sequence[EvalItem], kind: str, default: dict[str, Any], k: int) -> dict[str, Any]:
+def ablation(
+    cw: Any,
+    items: Sequence[EvalItem],
+    kind: str,
+    default: dict[str, Any],
+    k: int,
+    stages: Sequence[str] = STAGES,
+) -> dict[str, Any]:
     out = {}
-    for name, options in configurations(default):
+    for name, options in configurations(default, stages):
         out[name] = {"options": options, **run_config(cw, items, kind, options, k)}
         log.info("%s: %s", name, metrics(out[name]["ranks"]))
     return out
@@ -218,9 +262,7 @@ def objective(ranks: Sequence[int | None]) -> float:
     return m["@5"] + m["mrr"]
 
 
-def tune(
-    runs: dict[str, tuple[Any, list[EvalItem], str]], start: dict[str, Any], k: int
-) -> dict[str, Any]:
+def tune(runs: dict[str, tuple[Any, list[EvalItem], str]], start: dict[str, Any], k: int) -> dict[str, Any]:
     """Coordinate search of the fusion weights on the tune halves (sum over sets of @5 + MRR).
 
     One pass over :data:`GRID`, each weight in turn at the others' current best; ties keep the
@@ -249,7 +291,9 @@ def tune(
 
 
 # ------------------------------------------------------------------------------------------ baseline
-def langchain_baseline(docs: Path, items: Sequence[EvalItem], cache: Path, embedder: Any, k: int) -> dict[str, Any]:
+def langchain_baseline(
+    docs: Path, items: Sequence[EvalItem], cache: Path, embedder: Any, k: int
+) -> dict[str, Any]:
     """LangChain plain dense retrieval over the same filings; chunks and vectors cached (JSON + .npy)."""
     import warnings
 
@@ -270,10 +314,17 @@ def langchain_baseline(docs: Path, items: Sequence[EvalItem], cache: Path, embed
         times.append(1000 * (time.perf_counter() - t0))
         located: Located = [(d.metadata["file_name"], d.metadata["page"], d.metadata["page"]) for d in found]
         ranks.append(first_rank(located, item, "page"))
-    return {"ranks": ranks, "p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95), "chunks": len(texts)}
+    return {
+        "ranks": ranks,
+        "p50_ms": percentile(times, 50),
+        "p95_ms": percentile(times, 95),
+        "chunks": len(texts),
+    }
 
 
-def _langchain_chunks(docs: Path, cache: Path, embedder: Any) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
+def _langchain_chunks(
+    docs: Path, cache: Path, embedder: Any
+) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
     from langchain_community.document_loaders import PyPDFLoader
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -287,7 +338,9 @@ def _langchain_chunks(docs: Path, cache: Path, embedder: Any) -> tuple[list[str]
     chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(pages)
     texts = [c.page_content for c in chunks]
     # PyPDFLoader numbers pages from 0; citewise and the gold pages here from 1.
-    metas = [{"file_name": Path(c.metadata["source"]).name, "page": int(c.metadata["page"]) + 1} for c in chunks]
+    metas = [
+        {"file_name": Path(c.metadata["source"]).name, "page": int(c.metadata["page"]) + 1} for c in chunks
+    ]
     vecs = embedder.embed(texts)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(vec_path, vecs, allow_pickle=False)
@@ -322,8 +375,14 @@ def evaluate_set(
         cw = open_index(root, set_name, variant, docs)
         try:
             result.setdefault("chunks", {})[variant] = cw.store.count()
+            cache_queries(cw, items)
             if variant == "plain":
-                runs = ablation(cw, items, kind, default, k)
+                has_graph = any(d.n_entities for d in cw.store.docstore.documents())
+                stages = [s for s in STAGES if s != "graph" or has_graph]
+                result.setdefault("graph_built", {})[variant] = has_graph
+                runs = ablation(
+                    cw, items, kind, {**default, "graph": default["graph"] and has_graph}, k, stages
+                )
             else:  # the header variant: the default and dense alone (no graph in this index)
                 options = {**default, "graph": False}
                 runs = {
@@ -332,7 +391,9 @@ def evaluate_set(
                 }
             result["runs"][variant] = runs
             if langchain and kind == "page" and variant == "plain":
-                result["langchain"] = langchain_baseline(docs, items, root / f"{set_name}-langchain", cw.embedder, k)
+                result["langchain"] = langchain_baseline(
+                    docs, items, root / f"{set_name}-langchain", cw.embedder, k
+                )
         finally:
             cw.close()
     result["summary"] = {v: summarize_set(items, r) for v, r in result["runs"].items()}
@@ -341,7 +402,9 @@ def evaluate_set(
     plain, ctx = result["runs"].get("plain", {}), result["runs"].get("ctx", {})
     if "default" in ctx and "default - graph" in plain or "default" in ctx and "default" in plain:
         off = plain.get("default - graph", plain.get("default"))
-        result["headers_vs_plain"] = {f"@{k}": wins_losses(ctx["default"]["ranks"], off["ranks"], k) for k in (1, 5)}
+        result["headers_vs_plain"] = {
+            f"@{k}": wins_losses(ctx["default"]["ranks"], off["ranks"], k) for k in (1, 5)
+        }
     return result
 
 
@@ -363,13 +426,17 @@ def run_tuning(root: Path, default: dict[str, Any], k: int, variant: str) -> dic
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--indexes", type=Path, required=True, help="where the indexes are built and reused")
     parser.add_argument("--sets", nargs="*", default=["financebench-dev", "sec10q", "sample"])
     parser.add_argument("--variants", nargs="*", default=["plain", "ctx"])
     parser.add_argument("--k", type=int, default=10, help="hits retrieved per question")
     parser.add_argument("--skip-langchain", action="store_true")
-    parser.add_argument("--tune", default=None, metavar="VARIANT", help="fit the weights on the tune halves only")
+    parser.add_argument(
+        "--tune", default=None, metavar="VARIANT", help="fit the weights on the tune halves only"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -407,8 +474,12 @@ def markdown(r: dict[str, Any]) -> str:
     if fb:
         lines += _headline(fb)
     for name, s in r["sets"].items():
-        lines += ["", f"**Stage ablation, {name}** ({s['questions']} questions, {s['kind']} hits, k={r['k']}; "
-                  "wins / losses: questions the row hits at k that the default misses, and the reverse)", ""]
+        lines += [
+            "",
+            f"**Stage ablation, {name}** ({s['questions']} questions, {s['kind']} hits, k={r['k']}; "
+            "wins / losses: questions the row hits at k that the default misses, and the reverse)",
+            "",
+        ]
         lines += [
             "| configuration | @1 | @5 | @10 | MRR | @5 tune | @5 confirm | vs default @1 | vs default @5 | p50 ms | p95 ms |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -432,8 +503,12 @@ def markdown(r: dict[str, Any]) -> str:
 def _headline(fb: dict[str, Any]) -> list[str]:
     rows: list[tuple[str, dict[str, Any]]] = []
     if "langchain" in fb["summary"]:
-        rows.append(("LangChain plain dense (PyPDFLoader, 1000/200 splitter, MiniLM, FAISS)",
-                     fb["summary"]["langchain"]["LangChain plain dense"]))
+        rows.append(
+            (
+                "LangChain plain dense (PyPDFLoader, 1000/200 splitter, MiniLM, FAISS)",
+                fb["summary"]["langchain"]["LangChain plain dense"],
+            )
+        )
     plain = fb["summary"].get("plain", {})
     for name in ("dense only", "dense+bm25", "default"):
         if name in plain:
@@ -450,7 +525,9 @@ def _headline(fb: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for label, row in rows:
-        lines.append(f"| {label} | {_m(row['all'])} | {row.get('p50_ms', 0):.0f} | {row.get('p95_ms', 0):.0f} |")
+        lines.append(
+            f"| {label} | {_m(row['all'])} | {row.get('p50_ms', 0):.0f} | {row.get('p95_ms', 0):.0f} |"
+        )
     return lines
 
 

@@ -97,7 +97,11 @@ class DocumentRanker:
             self._stemmer = Stemmer.Stemmer(self.stemmer_language)
         # "3M_2018_10K" is one token to bm25s (underscores are word characters): split it.
         tokens = bm25s.tokenize(
-            [_SEPARATORS.sub(" ", t) for t in texts], stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+            [_SEPARATORS.sub(" ", t) for t in texts],
+            stopwords="en",
+            stemmer=self._stemmer,
+            return_ids=False,
+            show_progress=False,
         )
         return [list(t) for t in tokens]  # type: ignore[union-attr]
 
@@ -158,7 +162,6 @@ class DocumentRanker:
                 if lexical is not None and lexical.max() > 0:
                     prior = prior + (1.0 - self.embedding_share) * lexical / lexical.max()
             return dict(zip(self._doc_ids, prior.tolist(), strict=True))
-
 
     def targeting(self, query: str) -> dict[str, float]:
         """Each document's fit in [0, 1] to the periods and form ``query`` names (``retrieval.targeting``).

@@ -47,7 +47,9 @@ _STEM_QUARTER = re.compile(r"(?<![a-z])q([1-4])(?![0-9])", re.IGNORECASE)
 
 # Question side.
 _Q_FY = re.compile(r"\b(?:fy|fiscal(?:\s+year)?)\s*'?\s*((?:19|20)?\d\d)\b(?!-)", re.IGNORECASE)
-_Q_QUARTER = re.compile(r"\bq([1-4])\b|\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE)
+_Q_QUARTER = re.compile(
+    r"\bq([1-4])\b|\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE
+)
 _Q_QUARTER_YEAR = re.compile(
     r"\b((?:19|20)\d\d)\s*q([1-4])\b|\bq([1-4])\s*(?:fy\s*)?'?((?:19|20)?\d\d)\b(?!-)", re.IGNORECASE
 )

@@ -55,7 +55,7 @@ class HybridConfig:
     fetch_k: int = 30
     dense: bool = True
     bm25: bool = True
-    graph: bool = True
+    graph: bool = False
     weight_dense: float = 1.0
     weight_bm25: float = 0.5
     weight_graph: float = 0.7
@@ -64,7 +64,7 @@ class HybridConfig:
     weight_document: float = 0.5
     targeting: bool = True
     weight_targeting: float = 0.5
-    pages: bool = True
+    pages: bool = False
     weight_page: float = 0.5
     graph_slots: int = 1
     mmr: bool = True

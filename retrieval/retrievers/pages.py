@@ -7,8 +7,10 @@ with the most evidence win: a page scores its best chunk plus ``weight`` times t
 other chunks' scores. Each page is then represented by its best chunk, and the other chunks of a
 page follow after every page's best, so the first ``k`` hits name ``k`` different pages.
 
-A chunk that spans two pages counts for both; a chunk without pages (Markdown, HTML, text) is a
-"page" of its own, so unpaged documents keep their chunk order.
+A chunk that spans two pages counts for both. Documents without pages (Markdown, HTML, DOCX,
+text) are grouped by what stands for a page there: the chunk's heading path, else its parent
+section; otherwise a PDF page with five candidate chunks would outscore every unpaged section
+for having been cut finer.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ PageKey = tuple[str, str]
 
 
 def chunk_pages(chunk: Chunk) -> list[PageKey]:
-    """The ``(doc_id, page)`` keys a chunk lies on; an unpaged chunk is its own key."""
+    """The ``(doc_id, page)`` keys a chunk lies on; unpaged: its heading path, else its parent."""
     if chunk.page_start is None:
-        return [(chunk.doc_id, f"chunk:{chunk.id}")]
+        if chunk.section:
+            return [(chunk.doc_id, f"section:{chunk.section}")]
+        return [(chunk.doc_id, f"parent:{chunk.parent_id or chunk.id}")]
     end = chunk.page_end if chunk.page_end is not None else chunk.page_start
     return [(chunk.doc_id, str(p)) for p in range(chunk.page_start, max(end, chunk.page_start) + 1)]
 

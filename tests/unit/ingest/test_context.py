@@ -30,8 +30,16 @@ def _doc(blocks: list[TextBlock], title: str = "") -> LoadedDocument:
 
 def _chunk(text: str, page: int | None, n_tokens: int, section: str = "") -> Chunk:
     return Chunk(
-        id="c", doc_id="d", text=text, source="s", file_name="3M_2018_10K.pdf", file_type="pdf",
-        page_start=page, page_end=page, section=section, n_tokens=n_tokens,
+        id="c",
+        doc_id="d",
+        text=text,
+        source="s",
+        file_name="3M_2018_10K.pdf",
+        file_type="pdf",
+        page_start=page,
+        page_end=page,
+        section=section,
+        n_tokens=n_tokens,
     )
 
 
@@ -57,7 +65,9 @@ def test_document_label_names_registrant_file_form_and_period() -> None:
 
 def test_embedded_text_gets_the_header_unless_the_window_would_overflow() -> None:
     doc = _doc([TextBlock(COVER, page=1), TextBlock(CASH_FLOW, page=57)])
-    headers = ContextualHeaders(doc, "3M_2018_10K.pdf", count_tokens=lambda t: len(t.split()) + 2, max_tokens=64)
+    headers = ContextualHeaders(
+        doc, "3M_2018_10K.pdf", count_tokens=lambda t: len(t.split()) + 2, max_tokens=64
+    )
     row = _chunk("Purchases of property, plant and equipment (PP&E) (1,577)", 57, n_tokens=12)
     assert headers.text(row) == (
         "3M COMPANY, 3M 2018 10K, Form 10-K, period ending 2018. "

@@ -8,17 +8,30 @@ from retrieval.base import Chunk, Hit
 from retrieval.retrievers.pages import chunk_pages, page_scores, rank_by_page
 
 
-def _hit(cid: str, score: float, page: int | None, end: int | None = None, doc: str = "d") -> Hit:
+def _hit(
+    cid: str, score: float, page: int | None, end: int | None = None, doc: str = "d", section: str = ""
+) -> Hit:
     chunk = Chunk(
-        id=cid, doc_id=doc, text=cid, source=doc, file_name=doc, file_type="pdf",
-        page_start=page, page_end=end if end is not None else page,
+        id=cid,
+        doc_id=doc,
+        text=cid,
+        source=doc,
+        file_name=doc,
+        file_type="pdf",
+        page_start=page,
+        page_end=end if end is not None else page,
+        section=section,
+        parent_id=f"p-{cid}",
     )
     return Hit(chunk=chunk, score=score)
 
 
 def test_a_chunk_covers_every_page_it_spans_and_unpaged_chunks_stand_alone() -> None:
     assert chunk_pages(_hit("a", 1, 3, 4).chunk) == [("d", "3"), ("d", "4")]
-    assert chunk_pages(_hit("b", 1, None).chunk) == [("d", "chunk:b")]
+    assert chunk_pages(_hit("b", 1, None).chunk) == [("d", "parent:p-b")]
+    assert chunk_pages(_hit("c", 1, None, section="History > Founding").chunk) == [
+        ("d", "section:History > Founding")
+    ]
 
 
 def test_page_score_is_best_chunk_plus_weighted_rest() -> None:

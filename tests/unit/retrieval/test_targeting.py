@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.base import Chunk
 from retrieval.documents import DocumentRanker
 from retrieval.targeting import DocumentFacts, QuestionScope, document_facts, question_scope, scope_fit
 from retrieval.vectorstores.docstore import DocumentRecord
 from retrieval.vectorstores.faiss_store import FaissVectorStore
 
-from .test_documents import _chunk
+
+def _chunk(doc: str, text: str) -> Chunk:
+    return Chunk(id=f"{doc}-0", doc_id=doc, text=text, source=f"/c/{doc}", file_name=doc, file_type="pdf")
+
 
 COVER_10K = (
     "UNITED STATES SECURITIES AND EXCHANGE COMMISSION Washington, D.C. 20549 FORM 10-K "
@@ -19,7 +23,9 @@ COVER_10K = (
     "Commission file number 1-3285 3M COMPANY"
 )
 COVER_10Q = "FORM 10-Q QUARTERLY REPORT For the quarterly period ended June 25, 2022 Apple Inc."
-COVER_8K = "FORM 8-K CURRENT REPORT Date of Report (Date of earliest event reported): May 18, 2022 FOOT LOCKER"
+COVER_8K = (
+    "FORM 8-K CURRENT REPORT Date of Report (Date of earliest event reported): May 18, 2022 FOOT LOCKER"
+)
 
 
 def test_cover_pages_give_form_and_the_year_the_period_ends() -> None:
@@ -73,9 +79,14 @@ def test_ranker_targets_the_filing_of_the_year_asked(tmp_path: Path, hash_embedd
         "kelp.md": "Kelp forests of the northern fjords.",
     }
     for name, body in covers.items():
-        chunks = [_chunk(name, 0, body)]
+        chunks = [_chunk(name, body)]
         record = DocumentRecord(
-            doc_id=name, source=f"/c/{name}", file_name=name, file_type="pdf", content_hash=name, ingested_at=0
+            doc_id=name,
+            source=f"/c/{name}",
+            file_name=name,
+            file_type="pdf",
+            content_hash=name,
+            ingested_at=0,
         )
         store.replace_document(record, chunks, hash_embedder.embed([body]))
     ranker = DocumentRanker(store.docstore, hash_embedder)

@@ -20,7 +20,8 @@ Variants: ``plain`` (the default ingest, graph built) and ``ctx`` (contextual ch
 ``chunking.contextual_headers``; no graph, which does not depend on the embedded text).
 
 Every set is split in two halves by company (companies sorted, alternating; a question belongs
-to its first gold document's company): ``tune`` and ``confirm``. Weights are chosen on the tune
+to its first gold document's company), or by gold filing when it has fewer than six companies:
+``tune`` and ``confirm``. Weights are chosen on the tune
 halves of FinanceBench-dev and sec10q together; the report gives each stage on both halves, so a
 stage on by default is seen on questions it was not chosen on.
 """
@@ -83,23 +84,59 @@ def company(item: EvalItem) -> str:
 
 
 def split_of(items: Sequence[EvalItem]) -> dict[str, str]:
-    """``tune`` or ``confirm`` per question id: companies sorted, alternating."""
-    companies = sorted({company(i) for i in items})
-    half = {c: ("tune" if n % 2 == 0 else "confirm") for n, c in enumerate(companies)}
-    return {i.id: half[company(i)] for i in items}
+    """``tune`` or ``confirm`` per question id: companies sorted, alternating.
+
+    A set with fewer than six companies (sec10q has five) cannot be halved by company; it is
+    halved by gold filing instead (the first gold document or glob, sorted, alternating), so no
+    filing is on both sides.
+    """
+    key = company if len({company(i) for i in items}) >= 6 else (lambda i: i.doc[0] if i.doc else i.id)
+    groups = sorted({key(i) for i in items})
+    half = {g: ("tune" if n % 2 == 0 else "confirm") for n, g in enumerate(groups)}
+    return {i.id: half[key(i)] for i in items}
 
 
-def set_spec(name: str) -> tuple[Path, list[EvalItem], str]:
-    """(documents folder, questions, metric kind) of a question set."""
+# Ten of the twenty sec10q filings: Apple's and Intel's four latest quarters (the case where only
+# the period tells two filings apart) with one Amazon and one NVIDIA filing among them.
+SEC10Q_SUBSET = (
+    "2022 Q3 AAPL.pdf",
+    "2023 Q1 AAPL.pdf",
+    "2023 Q2 AAPL.pdf",
+    "2023 Q3 AAPL.pdf",
+    "2022 Q3 INTC.pdf",
+    "2023 Q1 INTC.pdf",
+    "2023 Q2 INTC.pdf",
+    "2023 Q3 INTC.pdf",
+    "2022 Q3 AMZN.pdf",
+    "2023 Q1 NVDA.pdf",
+)
+
+
+def about_only(items: Sequence[EvalItem], files: Sequence[str]) -> list[EvalItem]:
+    """The questions whose gold documents are all among ``files`` (and at least one is)."""
+    every = sorted(p.name for p in (shared_data() / "sec10q" / "docs").glob("*.pdf"))
+    kept = []
+    for item in items:
+        gold = {name for name in every if matches_gold(name, item.doc)}
+        if gold and gold <= set(files):
+            kept.append(item)
+    return kept
+
+
+def set_spec(name: str) -> tuple[Path | list[Path], list[EvalItem], str]:
+    """(documents folder or files, questions, metric kind) of a question set."""
     from bench.datasets import load_financebench, load_sec10q
 
     if name == "financebench-dev":
         return shared_data() / "financebench-dev" / "pdfs", load_financebench(), "page"
     if name == "sec10q":
         return shared_data() / "sec10q" / "docs", load_sec10q(), "doc"
+    if name == "sec10q-subset":
+        docs = [shared_data() / "sec10q" / "docs" / f for f in SEC10Q_SUBSET]
+        return docs, about_only(load_sec10q(), SEC10Q_SUBSET), "doc"
     if name == "sample":
         return REPO / "data" / "corpus", load_sample(), "doc"
-    raise ValueError(f"unknown set {name!r}: financebench-dev, sec10q or sample")
+    raise ValueError(f"unknown set {name!r}: financebench-dev, sec10q, sec10q-subset or sample")
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -135,7 +172,7 @@ def wins_losses(on: Sequence[int | None], off: Sequence[int | None], k: int) -> 
 
 
 # ------------------------------------------------------------------------------------------ runs
-def open_index(root: Path, set_name: str, variant: str, docs: Path) -> Any:
+def open_index(root: Path, set_name: str, variant: str, docs: Path | list[Path]) -> Any:
     """The set's index for ``variant``, ingested into ``root/<set>-<variant>`` once."""
     from app.service import Citewise
 
@@ -147,7 +184,7 @@ def open_index(root: Path, set_name: str, variant: str, docs: Path) -> Any:
         chunking={"contextual_headers": variant == "ctx"},
     )
     t0 = time.perf_counter()
-    report = cw.ingest([docs])
+    report = cw.ingest(docs if isinstance(docs, list) else [docs])
     log.info(
         "%s-%s: ingest %.1fs %s, %s chunks",
         set_name,
@@ -257,6 +294,14 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 
 
+_STAGE_OF = {
+    "weight_bm25": "bm25",
+    "weight_document": "documents",
+    "weight_targeting": "targeting",
+    "weight_page": "pages",
+}
+
+
 def objective(ranks: Sequence[int | None]) -> float:
     m = metrics(ranks)
     return m["@5"] + m["mrr"]
@@ -278,6 +323,8 @@ def tune(runs: dict[str, tuple[Any, list[EvalItem], str]], start: dict[str, Any]
 
     current = score(best)
     for weight, values in GRID.items():
+        if not best.get(_STAGE_OF[weight], False):
+            continue  # the stage is off: its weight changes nothing
         for value in values:
             if value == best[weight]:
                 continue
@@ -408,18 +455,22 @@ def evaluate_set(
     return result
 
 
-def run_tuning(root: Path, default: dict[str, Any], k: int, variant: str) -> dict[str, Any]:
+def run_tuning(
+    root: Path, default: dict[str, Any], k: int, variant: str, sets: Sequence[str]
+) -> dict[str, Any]:
     runs = {}
     opened = []
-    for set_name in ("financebench-dev", "sec10q"):
+    for set_name in sets:
         docs, items, kind = set_spec(set_name)
         halves = split_of(items)
         cw = open_index(root, set_name, variant, docs)
         opened.append(cw)
-        runs[set_name] = (cw, [i for i in items if halves[i.id] == "tune"], kind)
+        tune_items = [i for i in items if halves[i.id] == "tune"]
+        cache_queries(cw, tune_items)
+        runs[set_name] = (cw, tune_items, kind)
     try:
         options = {**default, "graph": default["graph"] and variant == "plain"}
-        return {"variant": variant, "start": options, **tune(runs, options, k)}
+        return {"variant": variant, "sets": list(sets), "start": options, **tune(runs, options, k)}
     finally:
         for cw in opened:
             cw.close()
@@ -443,7 +494,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     default = default_options()
     command = "python -m bench.pages " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.tune:
-        path = write_result("pages_tuning", run_tuning(args.indexes, default, args.k, args.tune), command)
+        path = write_result(
+            "pages_tuning", run_tuning(args.indexes, default, args.k, args.tune, args.sets), command
+        )
         print(f"results: {path}")
         return 0
     payload: dict[str, Any] = {"k": args.k, "default": default, "sets": {}}

@@ -11,7 +11,8 @@ def markdown(r: dict[str, Any]) -> str:
     start = ", ".join(f"`{k}={r['start'][k]}`" for k in r["chosen"])
     lines = [
         f"Index variant `{r['variant']}`; objective: page/document hit@5 + MRR summed over the tune halves of "
-        f"FinanceBench-dev and sec10q. Start: {start}. Chosen: {chosen} (objective {r['objective']:.3f}).",
+        f"{', '.join(r.get('sets', ['financebench-dev', 'sec10q']))}. Start: {start}. Chosen: {chosen} "
+        f"(objective {r['objective']:.3f}). Weights of stages that are off are not searched.",
         "",
         "| weight | value tried | objective |",
         "|---|---|---|",

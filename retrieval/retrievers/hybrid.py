@@ -1,5 +1,5 @@
-"""The one retriever: self-query -> dense + BM25 + graph -> fusion -> document prior -> rerank -> MMR ->
-parents -> compression.
+"""The one retriever: self-query -> dense + BM25 (+ graph) -> fusion -> document prior and targeting
+(-> page scoring) -> rerank -> MMR -> parents -> compression.
 
 ``HybridRetriever`` is a LangChain ``BaseRetriever`` (``invoke`` returns Documents carrying score and
 provenance) and implements ``retrieval.base.Retriever`` (``retrieve`` returns a
@@ -49,6 +49,12 @@ class HybridConfig:
     ``weight_document``, to its fused score scaled to [0, 1]: chunks of the document the question
     is about move up. ``weight_bm25`` defaults to 0.5: on the sec10q questions (tuned on the
     even-numbered half, confirmed on the odd half) BM25 at full weight pulled hybrid below dense.
+
+    ``targeting`` adds ``weight_targeting`` times each document's fit to the periods and form the
+    question names (``retrieval.targeting``), to the same scaled scores. ``pages`` ranks pages by
+    all their candidate chunks (``retrieval.retrievers.pages``). ``graph`` and ``pages`` are off
+    by default: each lowered hit@1 on a set it was not built on (README, "Retrieval stages that are
+    built but off by default"; the ablation tables of ``python -m bench.pages``).
     """
 
     k: int = 5

@@ -1,4 +1,4 @@
-"""Document targeting and page scoring on real 10-Q filings: the named filing's pages come first.
+"""Document targeting on real 10-Q filings: the named filing's pages come first.
 
 Three real filings from the shared sec10q set (two of the same company, a year apart, and one of
 another company), ingested with the real MiniLM embedder into a real FAISS + BM25 index under
@@ -44,8 +44,7 @@ def test_the_named_filings_pages_are_ranked_first(filings_service: Any, question
     result = filings_service.search(question, k=5)
     files = [h.chunk.file_name for h in result.hits]
     assert files[:3] == [filing] * 3, files
-    pages = [(h.chunk.file_name, h.chunk.page_start) for h in result.hits]
-    assert len(set(pages)) == len(pages), "page scoring returns one hit per page first"
+    assert all(h.chunk.page_start is not None for h in result.hits[:3])
 
 
 def test_targeting_is_what_separates_two_years_of_one_company(filings_service: Any) -> None:

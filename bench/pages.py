@@ -228,6 +228,8 @@ def run_config(
     ranks: list[int | None] = []
     times: list[float] = []
     spanning = 0
+    for item in items[:3]:  # warm up: lazy loads (profile BM25, compression model) are not timed
+        cw.search(item.question, k=k, **options)
     for item in items:
         t0 = time.perf_counter()
         result = cw.search(item.question, k=k, **options)
@@ -277,9 +279,14 @@ def ablation(
     default: dict[str, Any],
     k: int,
     stages: Sequence[str] = STAGES,
+    candidate: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     out = {}
-    for name, options in configurations(default, stages):
+    rows = configurations(default, stages)
+    if candidate:
+        label = "default with " + ", ".join(f"{key}={value}" for key, value in candidate.items())
+        rows.append((label, {**default, **candidate}))
+    for name, options in rows:
         out[name] = {"options": options, **run_config(cw, items, kind, options, k)}
         log.info("%s: %s", name, metrics(out[name]["ranks"]))
     return out
@@ -414,7 +421,13 @@ def summarize_set(items: Sequence[EvalItem], runs: dict[str, Any]) -> dict[str, 
 
 
 def evaluate_set(
-    root: Path, set_name: str, variants: Sequence[str], default: dict[str, Any], k: int, langchain: bool
+    root: Path,
+    set_name: str,
+    variants: Sequence[str],
+    default: dict[str, Any],
+    k: int,
+    langchain: bool,
+    candidate: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     docs, items, kind = set_spec(set_name)
     result: dict[str, Any] = {"kind": kind, "questions": len(items), "split": split_of(items), "runs": {}}
@@ -427,9 +440,8 @@ def evaluate_set(
                 has_graph = any(d.n_entities for d in cw.store.docstore.documents())
                 stages = [s for s in STAGES if s != "graph" or has_graph]
                 result.setdefault("graph_built", {})[variant] = has_graph
-                runs = ablation(
-                    cw, items, kind, {**default, "graph": default["graph"] and has_graph}, k, stages
-                )
+                options = {**default, "graph": default["graph"] and has_graph}
+                runs = ablation(cw, items, kind, options, k, stages, candidate)
             else:  # the header variant: the default and dense alone (no graph in this index)
                 options = {**default, "graph": False}
                 runs = {
@@ -488,6 +500,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tune", default=None, metavar="VARIANT", help="fit the weights on the tune halves only"
     )
+    parser.add_argument(
+        "--candidate",
+        nargs="*",
+        default=[],
+        metavar="WEIGHT=VALUE",
+        help="an extra row: the default with these weights",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -499,10 +518,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"results: {path}")
         return 0
-    payload: dict[str, Any] = {"k": args.k, "default": default, "sets": {}}
+    candidate = {kv.split("=", 1)[0]: float(kv.split("=", 1)[1]) for kv in args.candidate}
+    payload: dict[str, Any] = {"k": args.k, "default": default, "candidate": candidate, "sets": {}}
     for set_name in args.sets:
         payload["sets"][set_name] = evaluate_set(
-            args.indexes, set_name, args.variants, default, args.k, not args.skip_langchain
+            args.indexes, set_name, args.variants, default, args.k, not args.skip_langchain, candidate
         )
     path = write_result("pages", payload, command)
     print(markdown(json.loads(path.read_text())))

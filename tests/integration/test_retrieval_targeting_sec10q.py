@@ -33,18 +33,30 @@ def filings_service(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.mark.parametrize(
-    ("question", "filing"),
+    ("question", "filing", "other_year"),
     [
-        ("What were Apple's total net sales in the third quarter of fiscal 2022?", "2022 Q3 AAPL.pdf"),
-        ("What were Apple's total net sales in the third quarter of fiscal 2023?", "2023 Q3 AAPL.pdf"),
-        ("What was NVIDIA's revenue in Q3 2023?", "2023 Q3 NVDA.pdf"),
+        (
+            "What were Apple's total net sales in the third quarter of fiscal 2022?",
+            "2022 Q3 AAPL.pdf",
+            "2023 Q3 AAPL.pdf",
+        ),
+        (
+            "What were Apple's total net sales in the third quarter of fiscal 2023?",
+            "2023 Q3 AAPL.pdf",
+            "2022 Q3 AAPL.pdf",
+        ),
+        ("What was NVIDIA's revenue in Q3 2023?", "2023 Q3 NVDA.pdf", None),
     ],
 )
-def test_the_named_filings_pages_are_ranked_first(filings_service: Any, question: str, filing: str) -> None:
+def test_the_named_filings_pages_are_ranked_first(
+    filings_service: Any, question: str, filing: str, other_year: str | None
+) -> None:
     result = filings_service.search(question, k=5)
     files = [h.chunk.file_name for h in result.hits]
-    assert files[:3] == [filing] * 3, files
-    assert all(h.chunk.page_start is not None for h in result.hits[:3])
+    assert files[:2] == [filing] * 2, files
+    assert all(h.chunk.page_start is not None for h in result.hits[:2])
+    if other_year in files:  # the same company's filing of another year comes later
+        assert files.index(other_year) >= 2, files
 
 
 def test_targeting_is_what_separates_two_years_of_one_company(filings_service: Any) -> None:

@@ -535,6 +535,10 @@ def _m(row: dict[str, float]) -> str:
     return " | ".join(f"{row[f'@{k}']:.3f}" for k in KS) + f" | {row['mrr']:.3f}"
 
 
+def _half(m: dict[str, float]) -> str:
+    return f"{m['@1']:.3f} / {m['@5']:.3f}"
+
+
 def _wl(row: dict[str, Any], k: int) -> str:
     wl = row.get("vs_default", {}).get(f"@{k}")
     return f"+{wl[0]} / -{wl[1]}" if wl else "-"
@@ -554,14 +558,14 @@ def markdown(r: dict[str, Any]) -> str:
             "",
         ]
         lines += [
-            "| configuration | @1 | @5 | @10 | MRR | @5 tune | @5 confirm | vs default @1 | vs default @5 | p50 ms | p95 ms |",
+            "| configuration | @1 | @5 | @10 | MRR | tune @1 / @5 | confirm @1 / @5 | vs default @1 | vs default @5 | p50 ms | p95 ms |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for variant, rows in s["summary"].items():
             for name_, row in rows.items():
                 label = name_ if variant == "plain" else f"{name_} [{variant}]"
                 lines.append(
-                    f"| {label} | {_m(row['all'])} | {row['tune']['@5']:.3f} | {row['confirm']['@5']:.3f} | "
+                    f"| {label} | {_m(row['all'])} | {_half(row['tune'])} | {_half(row['confirm'])} | "
                     f"{_wl(row, 1)} | {_wl(row, 5)} | {row.get('p50_ms', 0):.0f} | {row.get('p95_ms', 0):.0f} |"
                 )
         if "headers_vs_plain" in s:

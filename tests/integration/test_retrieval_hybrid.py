@@ -40,7 +40,7 @@ def _files(result: RetrievalResult) -> list[str]:
 
 
 def test_multi_hop_question_needs_the_graph(service: Any) -> None:
-    with_graph = service.search(MULTI_HOP)
+    with_graph = service.search(MULTI_HOP, graph=True)
     without = service.search(MULTI_HOP, graph=False)
     assert "rustad_logbook.txt" in _files(with_graph)
     assert "rustad_logbook.txt" not in _files(without)

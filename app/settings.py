@@ -108,7 +108,13 @@ class RetrievalSettings(BaseModel):
     )
     weight_dense: float = Field(1.0, ge=0, description="Fusion weight of dense hits.")
     weight_bm25: float = Field(
-        0.5, ge=0, description="Fusion weight of BM25 hits (0.5 measured best on sec10q; see benchmarks)."
+        0.5,
+        ge=0,
+        description=(
+            "Fusion weight of BM25 hits: 0.5 was chosen on one half of sec10q and confirmed on the other; "
+            "0.25 scored higher on the sec10q-subset tune half but lost a sample-corpus question "
+            "(docs/benchmarks.md)."
+        ),
     )
     weight_graph: float = Field(0.7, ge=0, description="Fusion weight of graph hits.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
@@ -116,14 +122,24 @@ class RetrievalSettings(BaseModel):
         True, description="Add a document-level prior (file name, title, opening words) to fused scores."
     )
     weight_document: float = Field(
-        0.5, ge=0, description="Weight of the document prior against fused scores scaled to [0, 1]."
+        0.5,
+        ge=0,
+        description=(
+            "Weight of the document prior against fused scores scaled to [0, 1] (chosen on sec10q; "
+            "1.0 scored higher on the sec10q-subset tune half but lost a sample-corpus question)."
+        ),
     )
     targeting: bool = Field(
         True,
         description="Favour the documents whose period and form (read from their cover pages) fit the question's.",
     )
     weight_targeting: float = Field(
-        0.5, ge=0, description="Weight of the targeting fit against fused scores scaled to [0, 1]."
+        0.5,
+        ge=0,
+        description=(
+            "Weight of the targeting fit against fused scores scaled to [0, 1] (0.25 to 2 scored the same "
+            "on the sec10q-subset tune half)."
+        ),
     )
     pages: bool = Field(
         False,

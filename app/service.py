@@ -133,6 +133,7 @@ class Citewise:
             max_file_mb=self.settings.ingest.max_file_mb,
             graph_worker=self.settings.graph.worker,
             graph_worker_min_bytes=int(self.settings.graph.worker_min_mb * 1024 * 1024),
+            contextual_headers=self.settings.chunking.contextual_headers,
         )
 
     @property

@@ -249,6 +249,13 @@ SECTIONS: list[Section] = [
     ("ingest", "Ingestion (sec10q, reports)", _module_md("bench.ingest"), plot_ingest),
     ("graph_eval", "Graph extraction (Re-DocRED dev)", _module_md("bench.graph_eval"), plot_graph),
     ("retrieval", "Retrieval quality (sec10q) and latency", _retrieval_md, None),
+    (
+        "pages",
+        "Evidence pages (FinanceBench-dev) and the stage ablation on every set",
+        _module_md("bench.pages"),
+        None,
+    ),
+    ("pages_tuning", "Weights fitted on the tune halves", _module_md("bench.pages_tuning"), None),
     ("scale", "Retrieval scale: exact vs approximate FAISS", _module_md("bench.scale"), None),
     ("answer", "Answers: LLM speed and quality", _answer_md, plot_answer),
     ("eval", "`citewise eval` on sec10q: citations, refusals, answer overlap", markdown_eval, plot_eval),

@@ -149,6 +149,8 @@ class IngestPipeline:
         graph_timeout_s / graph_timeout_per_chunk_s: Time limit of one document's extraction in
             the worker; past it the worker is stopped and the document is stored with its graph
             pending (``citewise doctor --repair`` builds it).
+        contextual_headers: Embed each child with a short header naming its document and page
+            heading (``ingest.context``); the stored text stays the document's own.
     """
 
     def __init__(
@@ -169,6 +171,7 @@ class IngestPipeline:
         graph_worker_min_bytes: int = 0,
         graph_timeout_s: float = 120.0,
         graph_timeout_per_chunk_s: float = 1.0,
+        contextual_headers: bool = False,
     ) -> None:
         if (extractor is None) != (graph_store is None):
             raise ValueError("extractor and graph_store go together: give both or neither")
@@ -181,6 +184,7 @@ class IngestPipeline:
         self.prefetch = max(1, prefetch)
         self.graph_worker, self.graph_worker_min_bytes = graph_worker, graph_worker_min_bytes
         self.graph_timeout_s, self.graph_timeout_per_chunk_s = graph_timeout_s, graph_timeout_per_chunk_s
+        self.contextual_headers = contextual_headers
         self._seen: dict[Path, tuple[int, int]] = {}  # (size, mtime_ns) when a file was hashed
         self._last_save = time.monotonic()
 
@@ -358,7 +362,18 @@ class IngestPipeline:
 
     def _store(self, read: _Read, graph_status: str, report: IngestReport) -> _Staged:
         """Embed, then replace the document in the docstore (with its graph status), FAISS and BM25."""
-        vectors = self._embed(read.children, report)
+        texts = [c.text for c in read.children]
+        if self.contextual_headers:
+            from ingest.context import ContextualHeaders
+
+            headers = ContextualHeaders(
+                read.doc,
+                read.path.name,
+                count_tokens=self.embedder.count_tokens,
+                max_tokens=self.embedder.max_seq_length,
+            )
+            texts = [headers.text(c) for c in read.children]
+        vectors = self._embed(texts, report)
         existed = self.store.docstore.document(read.doc_id) is not None
         record = self._record(
             read.doc, read.path, read.doc_id, read.content_hash, read.chunks, read.container
@@ -416,11 +431,11 @@ class IngestPipeline:
             raise IngestError("no text to index (empty, or nothing extractable)", path)
         return chunks, children
 
-    def _embed(self, children: list[Chunk], report: IngestReport) -> Any:
+    def _embed(self, texts: list[str], report: IngestReport) -> Any:
         t0 = time.perf_counter()
-        vectors = self.embedder.embed([c.text for c in children])
+        vectors = self.embedder.embed(texts)
         report.add_time("embed", time.perf_counter() - t0)
-        report.embedded += len(children)
+        report.embedded += len(texts)
         return vectors
 
     @staticmethod

@@ -188,6 +188,10 @@ def print_status(stats: dict[str, Any], documents: Iterable[Any]) -> None:
         out.print(f"  {key}: {stats.get(key)}")
     for key, value in (stats.get("graph") or {}).items():
         out.print(f"  graph {key}: {value}")
+    if stats.get("graph_pending"):
+        out.print(
+            f"  [yellow]graph pending: {stats['graph_pending']} documents[/] (run `citewise doctor --repair`)"
+        )
     table = Table(show_header=True)
     for col in ("file", "type", "pages", "chunks", "entities", "ingested"):
         table.add_column(col)

@@ -413,7 +413,11 @@ class Citewise:
         return self.store.docstore.documents()
 
     def stats(self) -> dict[str, Any]:
-        """Counts of documents, chunks, vectors and graph elements, plus where the index lives."""
+        """Counts of documents, chunks, vectors and graph elements, plus where the index lives.
+
+        ``graph_pending`` counts documents whose graph was never built (``citewise doctor --repair``
+        builds them).
+        """
         counts = self.store.docstore.counts()
         out: dict[str, Any] = {
             "index_dir": str(self.index_dir),
@@ -423,7 +427,11 @@ class Citewise:
             "graph_backend": self.settings.graph.backend,
         }
         if self.settings.graph.enabled:
+            from app.doctor_graph import graph_status
+
             out["graph"] = self.graph_store.stats()
+            records = self.store.docstore.documents()
+            out["graph_pending"] = sum(1 for r in records if graph_status(r)[0] == "pending")
         return out
 
     def close(self) -> None:

@@ -158,7 +158,7 @@ def open_worker(
     except (ExtractionError, OSError) as e:
         log.warning("graph extraction stays in-process: %s", e)
         return contextlib.nullcontext(None)
-    log.info("graph extraction in a worker process pid=%s mb=%.1f", worker.pid, size_bytes / 2**20)
+    log.info("graph extraction in a worker process pid=%s mb=%.2f", worker.pid, size_bytes / 2**20)
     return worker
 
 

@@ -85,8 +85,9 @@ class ExtractionWorker:
     """Runs a picklable :class:`GraphExtractor` in a child process, documents in submission order.
 
     Jobs queue in the child, so the next document can be sent while one is still extracted;
-    :meth:`result` returns them oldest first. A job's clock starts when it is submitted or when
-    the job before it is collected, whichever is later (the child works on one job at a time).
+    :meth:`result` returns them oldest first. A job's clock starts when it is submitted, when
+    the job before it is collected or when the child's model is loaded, whichever is latest (the
+    child works on one job at a time, and only once its model is loaded).
 
     Args:
         extractor: Pickled into the child (it must not hold a loaded model; the child loads its own).

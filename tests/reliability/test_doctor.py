@@ -261,6 +261,7 @@ def test_documents_whose_graph_extraction_never_happened_are_reported_and_built_
         )
     docs = {r.doc_id for r in service.documents()}
     assert {r.graph_status for r in service.documents()} == {"pending"}
+    assert service.stats()["graph_pending"] == 3
     service.close()
 
     code, found = cli_doctor(service.index_dir)  # a new process would see the same: it is persisted
@@ -273,6 +274,7 @@ def test_documents_whose_graph_extraction_never_happened_are_reported_and_built_
     assert sum("re-extracted" in r for r in fixed["repairs"]) == 3
     reopened = hash_services()
     assert {r.graph_status for r in reopened.documents()} == {"done"}
+    assert reopened.stats()["graph_pending"] == 0
     assert index_state(reopened) == reference
 
 
@@ -291,6 +293,7 @@ def test_an_index_left_by_the_spawn_worker_bug_is_reported_and_repaired(
                 (json.dumps({"graph_notes": [note]}), record.doc_id),
             )
     assert service.graph_store.stats()["entities"] == 0
+    assert service.stats()["graph_pending"] == 3
     found = service.doctor()
     assert kinds(found) == {"graph:pending_graph"}
     assert {i.doc_id for i in found.errors} == {r.doc_id for r in service.documents()}

@@ -315,3 +315,52 @@ def test_a_document_without_entities_has_a_done_graph_and_is_not_reported(
     (record,) = service.documents()
     assert record.graph_status == "done" and record.n_entities == 0
     assert service.doctor().consistent
+
+
+class MarkerCrashExtractor:
+    """The real spaCy extractor, except that a document saying CRASHMARKER kills the worker."""
+
+    worker_safe = True
+
+    def __init__(self) -> None:
+        from graph.extract.spacy_extractor import SpacyGraphExtractor
+
+        self.parent, self.base = os.getpid(), SpacyGraphExtractor()
+
+    def warm_up(self) -> None:
+        self.base.warm_up()
+
+    def extract(self, doc_id: str, units: Sequence[TextUnit]) -> DocumentGraph:
+        if any("CRASHMARKER" in u.text for u in units):
+            if os.getpid() != self.parent:
+                os._exit(3)
+            raise ExtractionError("MarkerCrashExtractor crashed in the test process")
+        return self.base.extract(doc_id, units)
+
+
+def test_repair_in_the_worker_leaves_a_crashing_document_pending_and_builds_the_rest(
+    hash_services: Any, folder: Path, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import container
+
+    (folder / "poison.txt").write_text("Olav Berg met Astrid Lunde in Bergen. CRASHMARKER")
+    service = hash_services(graph={"worker_min_mb": 0})  # the doctor's repair uses the worker
+    service.ingest([folder])
+    for record in service.documents():  # every graph lost, as issue 21 left them
+        service.graph_store.delete_document(record.doc_id)
+        service.store.docstore.set_graph_status(record.doc_id, "pending", reason="lost")
+    monkeypatch.setattr(
+        container, "build_extractor", lambda settings, llm_factory=None: MarkerCrashExtractor()
+    )
+    poison = doc_of(service, "poison.txt")
+
+    fixed = service.doctor(repair=True)
+    assert any(
+        f"could not build {poison}, still pending: graph worker crashed (exit code 3)" in r
+        for r in fixed.repairs
+    )
+    assert sum("re-extracted" in r for r in fixed.repairs) == 3
+    assert [(i.kind, i.doc_id) for i in fixed.errors] == [("pending_graph", poison)]
+    assert "graph worker crashed (exit code 3)" in fixed.errors[0].detail
+    service.forget(folder / "poison.txt")
+    assert service.doctor().consistent and index_state(service) == reference

@@ -9,8 +9,8 @@ kept are read off the older marks: ``graph_notes`` meant a graph was confirmed, 
 empty graph as if done, issue 21).
 
 Graphs are rebuilt from the stored child chunks (nothing is parsed or embedded again), in the
-graph worker when the settings use one, so a document that crashes or hangs the extractor costs
-that document only, here as in an ingest.
+graph worker when the settings would use one for an ingest of that much text, so a document that
+crashes or hangs the extractor costs that document only, here as in an ingest.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from retrieval.vectorstores.docstore import GRAPH_DONE, GRAPH_OFF, GRAPH_PENDING
 if TYPE_CHECKING:
     from app.doctor import Issue
     from app.service import Citewise
+    from retrieval.base import Chunk
     from retrieval.vectorstores.docstore import SQLiteDocStore
 
 log = logging.getLogger(__name__)
@@ -137,13 +138,20 @@ class GraphRebuilder:
         return self._extractor
 
     def rebuild(self, doc_ids: Sequence[str]) -> list[str]:
-        """Re-extract and write the graphs of ``doc_ids``; one line per document saying what happened."""
+        """Re-extract and write the graphs of ``doc_ids``; one line per document saying what happened.
+
+        The worker serves when the settings would use it for an ingest of the same size (the
+        stored text of these documents against ``graph.worker_min_mb``).
+        """
         from ingest.graph_step import GraphStep, open_worker
 
-        if not doc_ids:
+        chunks = {d: list(self.docstore.iter_chunks("child", doc_id=d)) for d in doc_ids}
+        if not chunks:
             return []
-        use_worker = self.service.settings.graph.worker
-        with open_worker(self.extractor if use_worker else None, 0) as worker:
+        settings = self.service.settings.graph
+        size = sum(len(c.text.encode()) for children in chunks.values() for c in children)
+        extractor = self.extractor if settings.worker else None
+        with open_worker(extractor, size, min_bytes=int(settings.worker_min_mb * 2**20)) as worker:
             step = GraphStep(
                 extractor=self.extractor,
                 graph_store=self.service.graph_store,
@@ -152,10 +160,9 @@ class GraphRebuilder:
                 worker=worker,
                 add_time=lambda stage, seconds: None,
             )
-            return [self._rebuild_one(step, doc_id) for doc_id in doc_ids]
+            return [self._rebuild_one(step, doc_id, children) for doc_id, children in chunks.items()]
 
-    def _rebuild_one(self, step: Any, doc_id: str) -> str:
-        children = list(self.docstore.iter_chunks("child", doc_id=doc_id))
+    def _rebuild_one(self, step: Any, doc_id: str, children: list[Chunk]) -> str:
         written = step.write(doc_id, children, in_worker=step.submit(doc_id, children))
         if written.pending is not None:
             return f"graph: could not build {doc_id}, still pending: {written.pending}"

@@ -51,7 +51,7 @@ def citation_gbnf(n_sources: int, refusal: str, *, max_sentences: int = 3) -> st
             'first ::= [A-Za-z0-9"$(]',
             # No brackets or line breaks inside a sentence; "." "!" "?" only before a non-space
             # (13.5, U.S.A), so every sentence ends at its own citation.
-            'char ::= [^\\[\\]\\n.!?] | [.!?] [^ \\n\\[\\]]',
+            "char ::= [^\\[\\]\\n.!?] | [.!?] [^ \\n\\[\\]]",
             'cite ::= "[" num "]"',
             f"num ::= {numbers}",
         ]

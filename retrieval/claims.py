@@ -27,6 +27,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from retrieval.base import Hit
+from retrieval.retrievers.compression import split_sentences
+
 _CITE = re.compile(r"\s*\[(\d+)\]")
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9$])|(?<=\])\s+(?=[\"'(]?[A-Z0-9$])")
 _MONTHS = {
@@ -36,7 +39,9 @@ _MONTHS = {
          "october", "november", "december"], start=1)
 }  # fmt: skip
 _MONTH = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
-_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+((?:19|20)\d{{2}})\b)?", re.IGNORECASE)
+_DATE = re.compile(
+    rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+((?:19|20)\d{{2}})\b)?", re.IGNORECASE
+)
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)?\d{2})\b")
 _NUMBER = re.compile(
     r"(?<![\w.,])(\()?([-\u2212])?\$?\s?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\)?"
@@ -48,9 +53,58 @@ _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z&'\u2019-]*[A-Za-z]|\b[A-Z]{2,}\b")
 _WORDS = re.compile(r"[a-z0-9&]+")
 # Words capitalised for grammar, not because they name something.
 _NOT_NAMES = frozenset(
-    "the a an in on of for to and or but as at by from with our we its it this that these those "
-    "their there he she they his her during total net fiscal quarter year years second first third "
-    "fourth q1 q2 q3 q4 i no yes not".split()
+    [
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "of",
+        "for",
+        "to",
+        "and",
+        "or",
+        "but",
+        "as",
+        "at",
+        "by",
+        "from",
+        "with",
+        "our",
+        "we",
+        "its",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "their",
+        "there",
+        "he",
+        "she",
+        "they",
+        "his",
+        "her",
+        "during",
+        "total",
+        "net",
+        "fiscal",
+        "quarter",
+        "year",
+        "years",
+        "second",
+        "first",
+        "third",
+        "fourth",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "i",
+        "no",
+        "yes",
+        "not",
+    ]
 )
 
 
@@ -206,8 +260,11 @@ def check_sentence(sentence: str, source: str, *, context: str = "") -> tuple[st
         if year is not None and float(year) not in years:
             missing.append(f"year {year}")
     for claim in figures(sentence):
-        if claim.year and claim.values[0] not in years or not claim.year and not any(
-            _agrees(claim, fact) for fact in facts
+        if (
+            claim.year
+            and claim.values[0] not in years
+            or not claim.year
+            and not any(_agrees(claim, fact) for fact in facts)
         ):
             missing.append(claim.raw)
     words = set(_WORDS.findall(f"{source} {context}".lower()))
@@ -259,3 +316,52 @@ def best_support(sentence: str, candidates: Sequence[str]) -> str | None:
         if score > best_score:
             best, best_score = candidate, score
     return best
+
+
+def hit_source_text(hit: Hit) -> str:
+    """What a citation of ``hit`` vouches for: the compressed context and the whole section."""
+    whole = (hit.parent or hit.chunk).text
+    return whole if hit.answer_text in whole else f"{hit.answer_text}\n{whole}"
+
+
+def check_hits(text: str, hits: Sequence[Hit], *, question: str = "", refusal: str = "") -> list[ClaimCheck]:
+    """:func:`check_answer` with ``[n]`` meaning ``hits[n - 1]``; the question and file names may supply names."""
+    return check_answer(
+        text,
+        [hit_source_text(h) for h in hits],
+        context=[f"{question} {h.chunk.file_name}" for h in hits],
+        refusal=refusal,
+    )
+
+
+def strict_rewrite(checks: Sequence[ClaimCheck], hits: Sequence[Hit]) -> list[ClaimCheck]:
+    """Replace each unsupported claim by the cited source's sentence that best says what it tried to.
+
+    A sentence that cites nothing looks in every source. A claim with no candidate sharing a word is
+    dropped (``replacement`` empty). Supported claims are kept as they are.
+    """
+    from retrieval.boilerplate import boilerplate_reason
+
+    out = []
+    for check in checks:
+        if check.supported:
+            out.append(check)
+            continue
+        numbers = check.sources or tuple(range(1, len(hits) + 1))
+        options = [
+            (n, s)
+            for n in numbers
+            for s in split_sentences(hit_source_text(hits[n - 1]))
+            if len(s) >= 20 and boilerplate_reason(s) is None
+        ]
+        best = best_support(check.sentence, [s for _, s in options])
+        n = next((m for m, s in options if s == best), None)
+        replacement = f"{best.rstrip()} [{n}]" if best is not None else ""
+        out.append(ClaimCheck(check.sentence, check.sources, False, check.missing, replacement))
+    return out
+
+
+def rewritten_text(checks: Sequence[ClaimCheck]) -> str:
+    """The answer after :func:`strict_rewrite`: kept and replacement sentences, in order."""
+    parts = [c.sentence if c.replacement is None else c.replacement for c in checks]
+    return " ".join(p for p in dict.fromkeys(parts) if p)

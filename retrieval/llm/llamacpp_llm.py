@@ -150,7 +150,9 @@ class LlamaCppLLM(LLM):
             return render_chat(name, messages)
         formatter = self._chat_formatter()
         if formatter is None:
-            raise LLMError(f"chat_format 'template' but {self.model_path.name} has no tokenizer.chat_template")
+            raise LLMError(
+                f"chat_format 'template' but {self.model_path.name} has no tokenizer.chat_template"
+            )
         try:
             result = formatter(messages=[dict(m) for m in messages])
         except Exception as e:  # templates raise_exception() on roles they reject (e.g. system)
@@ -172,7 +174,9 @@ class LlamaCppLLM(LLM):
                 elapsed = max(time.perf_counter() - start, 1e-6)
                 llama.reset()
                 self._prompt_speed = len(tokens) / elapsed
-                logger.info("measured prompt speed tokens_per_s=%.0f tokens=%s", self._prompt_speed, len(tokens))
+                logger.info(
+                    "measured prompt speed tokens_per_s=%.0f tokens=%s", self._prompt_speed, len(tokens)
+                )
             return self._prompt_speed
 
     def _chat_formatter(self) -> Any:

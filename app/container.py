@@ -155,6 +155,7 @@ def build_llm(settings: Settings) -> LLM:
             n_threads=threads,
             n_gpu_layers=s.n_gpu_layers,
             seed=s.seed,
+            chat_format=s.chat_format,
         )
     if s.backend == "openai_compat":
         return create_llm(
@@ -164,6 +165,7 @@ def build_llm(settings: Settings) -> LLM:
             model_name=s.model_name,
             n_ctx=s.n_ctx,
             seed=s.seed,
+            structured_output=s.structured_output,
         )
     return create_llm("fake", replies=[])
 
@@ -258,4 +260,10 @@ def build_chain(
         history_turns=s.history_turns,
         answer_mode=s.answer_mode,
         corpus_knows=bm25.knows if bm25 is not None and settings.retrieval.refuse_unknown_terms else None,
+        packing=s.packing,
+        target_ttft_s=s.target_ttft_s,
+        prompt_tokens_per_s=s.prompt_tokens_per_s,
+        min_prompt_tokens=s.min_prompt_tokens,
+        citation_grammar=s.citation_grammar,
+        claim_check=s.claim_check,
     )

@@ -18,9 +18,7 @@ NVDA = (
     "Revenue for the second quarter of fiscal year 2024 was $13.51 billion, up 101% from a year ago. "
     "Gaming revenue was up 22% from a year ago."
 )
-AAPL = (
-    "Apple's total net sales were $81.8 billion in the third quarter of 2023. Mac sales declined slightly."
-)
+AAPL = "Apple's total net sales were $81.8 billion in the third quarter of 2023. Mac sales declined slightly."
 
 
 def _hit(cid: str, text: str, file_name: str, page: int) -> Hit:

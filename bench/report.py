@@ -252,6 +252,18 @@ SECTIONS: list[Section] = [
     ("scale", "Retrieval scale: exact vs approximate FAISS", _module_md("bench.scale"), None),
     ("answer", "Answers: LLM speed and quality", _answer_md, plot_answer),
     ("eval", "`citewise eval` on sec10q: citations, refusals, answer overlap", markdown_eval, plot_eval),
+    (
+        "answer_eval_extractive",
+        "Answers: extractive mode, claim checks",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
+    (
+        "answer_eval_llm",
+        "Answers: LLM with evidence packing and citation grammar",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
 ]
 
 

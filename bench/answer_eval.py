@@ -3,8 +3,8 @@
     python -m bench.answer_eval --index bench/results/cache/sec10q-index --limit 12
     python -m bench.answer_eval --index idx --dataset financebench-dev --model mistral.gguf
 
-Every configuration runs over the same questions on the same index in one process, one after
-the other: ``llm`` with evidence packing (the default), ``llm`` with the old window packing (the
+Every configuration runs over the same questions on the same index in one process, interleaved
+question by question: ``llm`` with evidence packing (the default), ``llm`` with the old window packing (the
 baseline), and ``extractive``. ``--limit N`` takes every k-th answerable question (an even spread,
 so each question type is represented) plus the first N/3 unanswerable ones. Results go to
 ``bench/results/answer_eval.json``.
@@ -49,33 +49,41 @@ def subset(items: list[Any], limit: int | None) -> list[Any]:
 def run(
     index: Path, dataset: str, limit: int | None, model: Path | None, configs: list[str], speed: float | None
 ) -> dict[str, Any]:
+    """Ask every question under every configuration, interleaved question by question.
+
+    Interleaving keeps a busy machine's load changes from favouring one configuration's timings.
+    """
     from app.evaluation import evaluate, summarize
     from app.service import Citewise
     from bench.datasets import load_dataset
 
     items = subset(load_dataset(dataset, unanswerable=True), limit)
-    out: dict[str, Any] = {
-        "dataset": dataset,
-        "questions": len(items),
-        "model": str(model or "bundled"),
-        "configs": {},
-    }
+    services = {}
     for name in configs:
         llm: dict[str, Any] = dict(CONFIGS[name])
         if model is not None:
             llm["model_path"] = model
         if speed is not None:
             llm["prompt_tokens_per_s"] = speed
-        service = Citewise.open(index, read_only=True, llm=llm)
-        try:
-            results = list(evaluate(service, items, mode=llm["answer_mode"]))
-        finally:
+        services[name] = (Citewise.open(index, read_only=True, llm=llm), llm["answer_mode"])
+    results: dict[str, list[Any]] = {name: [] for name in configs}
+    try:
+        for n, item in enumerate(items, 1):
+            for name, (service, mode) in services.items():
+                results[name] += list(evaluate(service, [item], mode=mode))
+            print(f"[answer_eval] {n}/{len(items)} done", file=sys.stderr, flush=True)
+    finally:
+        for service, _ in services.values():
             service.close()
-        out["configs"][name] = {
-            "summary": summarize(results, total=len(items)),
-            "results": [r.model_dump() for r in results],
-        }
-        print(f"[answer_eval] {name}: {out['configs'][name]['summary']}", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {
+        "dataset": dataset,
+        "questions": len(items),
+        "model": str(model or "bundled"),
+        "configs": {
+            name: {"summary": summarize(rows, total=len(items)), "results": [r.model_dump() for r in rows]}
+            for name, rows in results.items()
+        },
+    }
     return out
 
 

@@ -56,12 +56,18 @@ def boilerplate_reason(text: str) -> str | None:
     return None
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """White space folded, case folded, digit runs as ``#`` (page numbers differ line to line)."""
+    return _DIGITS.sub("#", " ".join(text.split()).casefold())
 
 
 def repeated_lines(pages: Iterable[tuple[str, int | None, str]], *, max_words: int = 20) -> set[str]:
-    """Lines (casefolded, white space folded) that recur on 2+ pages of the same document.
+    """Lines (normalised: case and white space folded, digit runs as ``#``) on 2+ pages of one document.
+
+    ``Apple Inc. | Q2 2023 Form 10-Q | 15`` and ``... | 16`` are the same running footer.
 
     Args:
         pages: ``(document, page, text)`` triples, such as the parents of retrieved hits.
@@ -78,16 +84,30 @@ def repeated_lines(pages: Iterable[tuple[str, int | None, str]], *, max_words: i
     return {line for (_, line), where in seen.items() if len(where) >= 2}
 
 
+def _pattern(line: str) -> re.Pattern[str]:
+    parts = [re.escape(p) for p in line.split("#")]
+    return re.compile(r"\d+".join(parts).replace(r"\ ", r"\s+") + r"(?![\w])", re.IGNORECASE)
+
+
+_LEADING_CAPITALS = re.compile(r"^(?:[\d.,()]+\s+)*(?:[A-Z][A-Z0-9&'\u2019.,-]*\s+){3,}(?=\S)")
+
+
 def strip_repeated(sentence: str, repeated: set[str]) -> str:
-    """``sentence`` without running lines at its start (a header glued to the first sentence)."""
+    """``sentence`` without page furniture at its start: running lines (:func:`repeated_lines`) and
+    a run of three or more all-capital words (a statement title glued to the text after it)."""
     text = " ".join(sentence.split())
+    patterns = [_pattern(line) for line in sorted(repeated, key=len, reverse=True)]
     changed = True
     while changed and text:
         changed = False
-        low = text.casefold()
-        for line in sorted(repeated, key=len, reverse=True):
-            if low.startswith(line) and (len(low) == len(line) or not low[len(line)].isalnum()):
-                text = text[len(line) :].strip()
+        for pattern in patterns:
+            m = pattern.match(text)
+            if m:
+                text = text[m.end() :].strip()
                 changed = True
                 break
+        m = _LEADING_CAPITALS.match(text)
+        if m and text[m.end() :].strip():
+            text = text[m.end() :].strip()
+            changed = True
     return text

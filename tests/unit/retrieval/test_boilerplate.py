@@ -62,3 +62,23 @@ def test_running_lines_recur_on_two_pages_of_one_document() -> None:
     assert strip_repeated(glued, repeated) == "We lease offices."
     assert strip_repeated("NVIDIA Corporation and Subsidiaries", repeated) == ""
     assert strip_repeated("NVIDIA Corporation and Subsidiaries grew.", repeated) == "grew."
+
+
+def test_running_footers_differ_only_in_the_page_number() -> None:
+    # Apple's 10-Q footer as pypdf extracts it (2023 Q2 AAPL.pdf), on two pages.
+    pages = [
+        ("aapl.pdf", 15, "Net sales rose.\nApple Inc. | Q2 2023 Form 10-Q | 15"),
+        ("aapl.pdf", 16, "Apple Inc. | Q2 2023 Form 10-Q | 16\nServices grew."),
+    ]
+    repeated = repeated_lines(pages)
+    assert repeated == {"apple inc. | q# # form #-q | #"}
+    glued = "Apple Inc. | Q2 2023 Form 10-Q | 17 Products and Services Performance The table shows net sales."
+    assert strip_repeated(glued, repeated) == "Products and Services Performance The table shows net sales."
+
+
+def test_a_capitals_title_glued_to_the_text_is_stripped() -> None:
+    glued = (
+        "5 NVIDIA CORPORATION AND SUBSIDIARIES CONDENSED CONSOLIDATED STATEMENTS (Unaudited) Balance 1,234"
+    )
+    assert strip_repeated(glued, set()) == "(Unaudited) Balance 1,234"
+    assert strip_repeated("NVIDIA AND AMD", set()) == "NVIDIA AND AMD"  # nothing would be left

@@ -87,6 +87,60 @@ def run(
     return out
 
 
+def prompt_sizes(
+    index: Path, dataset: str, limit: int | None, timed: int, speed: float | None
+) -> dict[str, Any]:
+    """Answer-prompt tokens under both packings for the same retrieved hits, and cold TTFT on ``timed``.
+
+    Token counts are exact and independent of machine load; TTFT is timed for the first ``timed``
+    questions, evidence and window prompts alternately, each evaluated cold (``llm.reset()``) and
+    cut after one generated token, so it measures prompt processing alone.
+    """
+    import statistics
+    import time
+
+    from app.service import Citewise
+    from bench.datasets import load_dataset
+
+    items = [i for i in subset(load_dataset(dataset, unanswerable=True), limit) if i.answerable]
+    llm_opts: dict[str, Any] = {"answer_mode": "llm"} | ({"prompt_tokens_per_s": speed} if speed else {})
+    service = Citewise.open(index, read_only=True, llm=llm_opts)
+    chain, llm = service.chain, service.llm
+    sizes: dict[str, list[int]] = {"evidence": [], "window": []}
+    ttft: dict[str, list[float]] = {"evidence": [], "window": []}
+    try:
+        for n, item in enumerate(items):
+            hits = service.retriever.retrieve(item.question).hits
+            for packing in ("evidence", "window"):
+                chain.packing = packing
+                prompt = llm.format_chat(chain.prompt_for(item.question, hits).messages).prompt
+                sizes[packing].append(llm.count_tokens(prompt))
+                if n < timed:
+                    getattr(llm, "reset", lambda: None)()  # cold: no prefix reused from the last prompt
+                    start = time.perf_counter()
+                    pieces = llm.stream(prompt, max_tokens=1)
+                    next(pieces, None)
+                    ttft[packing].append(time.perf_counter() - start)
+                    pieces.close()
+            print(f"[answer_eval] prompt sizes {n + 1}/{len(items)}", file=sys.stderr, flush=True)
+    finally:
+        service.close()
+    return {
+        "questions": len(items),
+        "timed": min(timed, len(items)),
+        "prompt_budget": chain.prompt_budget() if chain.packing == "evidence" else None,
+        "measured_prompt_tokens_per_s": llm.prompt_tokens_per_second(),
+        "packings": {
+            p: {
+                "prompt_tokens_p50": statistics.median(sizes[p]) if sizes[p] else None,
+                "prompt_tokens_max": max(sizes[p], default=None),
+                "cold_ttft_p50_s": statistics.median(ttft[p]) if ttft[p] else None,
+            }
+            for p in sizes
+        },
+    }
+
+
 def markdown(r: dict[str, Any]) -> str:
     names = list(r["configs"])
     lines = [
@@ -101,6 +155,20 @@ def markdown(r: dict[str, Any]) -> str:
             value = r["configs"][name]["summary"].get(key)
             cells.append("-" if value is None else f"{value:.3f}")
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    sizes = r.get("prompt_sizes")
+    if sizes:
+        lines += [
+            "",
+            f"Answer prompt size for the same hits ({sizes['questions']} answerable questions; cold "
+            f"time to first token on the first {sizes['timed']}, evidence and window alternately; "
+            f"measured prompt speed {sizes['measured_prompt_tokens_per_s']:.0f} tokens/s):",
+            "",
+            "| packing | prompt tokens p50 | prompt tokens max | cold TTFT p50 s |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, v in sizes["packings"].items():
+            ttft = "-" if v["cold_ttft_p50_s"] is None else f"{v['cold_ttft_p50_s']:.2f}"
+            lines.append(f"| {name} | {v['prompt_tokens_p50']} | {v['prompt_tokens_max']} | {ttft} |")
     return "\n".join(lines)
 
 
@@ -122,8 +190,21 @@ def main(argv: list[str] | None = None) -> int:
         help="fix the evidence budget's speed instead of measuring",
     )
     parser.add_argument("--name", default="answer_eval", help="results file name under bench/results/")
+    parser.add_argument(
+        "--prompt-sizes", type=int, metavar="TIMED", default=None,
+        help="instead of answering: prompt tokens under both packings, cold TTFT on the first TIMED",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    result = run(args.index, args.dataset, args.limit, args.model, args.configs, args.prompt_tokens_per_s)
+    if args.prompt_sizes is not None:
+        sizes = prompt_sizes(
+            args.index, args.dataset, args.limit, args.prompt_sizes, args.prompt_tokens_per_s
+        )
+        result: dict[str, Any] = {
+            "dataset": args.dataset, "questions": sizes["questions"], "model": "bundled", "configs": {},
+            "prompt_sizes": sizes,
+        }  # fmt: skip
+    else:
+        result = run(args.index, args.dataset, args.limit, args.model, args.configs, args.prompt_tokens_per_s)
     path = write_result(args.name, result, "python -m bench.answer_eval " + " ".join(argv or sys.argv[1:]))
     print(markdown(result))
     print(f"\nwritten to {path}")

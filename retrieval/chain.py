@@ -23,7 +23,14 @@ from retrieval.citation_grammar import citation_gbnf, citation_schema, render_ci
 from retrieval.claims import ClaimCheck, check_hits, rewritten_text, strict_rewrite
 from retrieval.evidence import prompt_budget, select_evidence
 from retrieval.llm.base import LLM, LLMError, Message
-from retrieval.prompts import REFUSAL, PromptSource, answer_messages, condense_messages, pack_sources
+from retrieval.prompts import (
+    REFUSAL,
+    PackedPrompt,
+    PromptSource,
+    answer_messages,
+    condense_messages,
+    pack_sources,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -730,13 +737,21 @@ class AnswerChain:
         )
         return [PromptSource(n, labels[n - 1], text) for n, text in enumerate(evidence.texts, 1)]
 
+    def prompt_for(self, question: str, hits: Sequence[Hit]) -> PackedPrompt:
+        """The answer prompt the model would get for ``question`` over ``hits`` (no generation)."""
+        ctx = _Context(question, question, tuple(hits), "llm", None)
+        return self._pack(ctx)
+
+    def _pack(self, ctx: _Context) -> PackedPrompt:
+        limit = self.prompt_budget()
+        candidates = self._candidates(ctx, limit)
+        return pack_sources(ctx.standalone_question, candidates, measure=self._measure, limit=limit)
+
     def _generate(self, ctx: _Context) -> Iterator[ChainEvent]:
         assert self.llm is not None
         budget = self._budget()
         try:
-            limit = self.prompt_budget()
-            candidates = self._candidates(ctx, limit)
-            packed = pack_sources(ctx.standalone_question, candidates, measure=self._measure, limit=limit)
+            packed = self._pack(ctx)
         except (ValueError, LLMError) as e:
             ctx.notes.append(f"could not build the prompt ({e}): answered extractively")
             yield from self._extractive(ctx)

@@ -121,7 +121,7 @@ def prompt_sizes(
                     pieces = llm.stream(prompt, max_tokens=1)
                     next(pieces, None)
                     ttft[packing].append(time.perf_counter() - start)
-                    pieces.close()
+                    getattr(pieces, "close", lambda: None)()
             print(f"[answer_eval] prompt sizes {n + 1}/{len(items)}", file=sys.stderr, flush=True)
     finally:
         service.close()

@@ -264,6 +264,12 @@ SECTIONS: list[Section] = [
         _module_md("bench.answer_eval"),
         None,
     ),
+    (
+        "answer_prompt_sizes",
+        "Answers: prompt size and first-token time, evidence vs window packing",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
 ]
 
 

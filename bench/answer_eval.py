@@ -143,13 +143,10 @@ def prompt_sizes(
 
 def markdown(r: dict[str, Any]) -> str:
     names = list(r["configs"])
-    lines = [
-        f"Dataset: {r['dataset']}, {r['questions']} questions; model: {r['model']}.",
-        "",
-        "| metric | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
-    ]
-    for key in ROWS:
+    lines = [f"Dataset: {r['dataset']}, {r['questions']} questions; model: {r['model']}."]
+    if names:
+        lines += ["", "| metric | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key in ROWS if names else ():
         cells = []
         for name in names:
             value = r["configs"][name]["summary"].get(key)

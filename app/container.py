@@ -167,6 +167,7 @@ def build_llm(settings: Settings) -> LLM:
             n_threads=threads,
             n_gpu_layers=s.n_gpu_layers,
             seed=s.seed,
+            chat_format=s.chat_format,
         )
     if s.backend == "openai_compat":
         return create_llm(
@@ -176,6 +177,7 @@ def build_llm(settings: Settings) -> LLM:
             model_name=s.model_name,
             n_ctx=s.n_ctx,
             seed=s.seed,
+            structured_output=s.structured_output,
         )
     return create_llm("fake", replies=[])
 
@@ -287,4 +289,10 @@ def build_chain(
         history_turns=s.history_turns,
         answer_mode=s.answer_mode,
         gate=gate,
+        packing=s.packing,
+        target_ttft_s=s.target_ttft_s,
+        prompt_tokens_per_s=s.prompt_tokens_per_s,
+        min_prompt_tokens=s.min_prompt_tokens,
+        citation_grammar=s.citation_grammar,
+        claim_check=s.claim_check,
     )

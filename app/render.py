@@ -166,6 +166,14 @@ def print_answer(answer: Any) -> None:
         out.print(escape(answer.text))
     if answer is None:
         return
+    for claim in answer.claims:
+        if not claim.supported:
+            missing = ", ".join(claim.missing) or "nothing checkable"
+            out.print(
+                f"[yellow]⚠ unsupported:[/] {escape(claim.sentence)} [dim](not in the source: {escape(missing)})"
+            )
+            if claim.replacement:
+                out.print(f"  [dim]shown instead: {escape(claim.replacement)}")
     for note in answer.notes:
         out.print(f"[dim]note: {escape(note)}")
     sources = answer.citations or answer.consulted

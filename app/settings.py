@@ -233,6 +233,54 @@ class LLMSettings(BaseModel):
     api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it wants one.")
     model_name: str = Field("local", description="Model name sent to the endpoint.")
     history_turns: int = Field(6, ge=0, description="Conversation turns remembered for follow-ups.")
+    chat_format: Literal["auto", "mistral", "phi2", "gemma", "llama3", "chatml", "template", "plain"] = Field(
+        "auto",
+        description=(
+            "Prompt format (llamacpp): auto uses the GGUF's own chat template, else one detected from its "
+            "architecture and name (Phi-2, Mistral/Llama 3/Gemma instruct, ChatML; base models: plain)."
+        ),
+    )
+    packing: Literal["evidence", "window"] = Field(
+        "evidence",
+        description=(
+            "evidence: the prompt carries the sentences that answer the question, within a budget of "
+            "target_ttft_s x the model's prompt speed; window: whole sources up to the context window "
+            "(slower first token; kept for comparison)."
+        ),
+    )
+    target_ttft_s: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "Time to first token the evidence budget aims at. Prompt tokens cost time before the first "
+            "word: at the bundled model's ~380 prompt tokens/s (2 idle cores) 2 s is ~760 tokens, "
+            "the system prompt, question and 3-5 sources' best sentences; a 7B model at ~20 tokens/s "
+            "gets min_prompt_tokens instead."
+        ),
+    )
+    prompt_tokens_per_s: float | None = Field(
+        None,
+        gt=0,
+        description="The model's prompt speed; None measures it once per model load (~200 tokens).",
+    )
+    min_prompt_tokens: int = Field(
+        600, ge=64, description="Evidence budget floor, so a slow model still sees evidence."
+    )
+    citation_grammar: bool = Field(
+        True,
+        description="Constrain answers so each sentence ends in [n] for a real source (or is the refusal).",
+    )
+    claim_check: Literal["mark", "strict", "off"] = Field(
+        "mark",
+        description=(
+            "Check each answer sentence's figures, dates, years and names against the source it cites; "
+            "strict also replaces a failing sentence by the source sentence that best supports it."
+        ),
+    )
+    structured_output: Literal["gbnf", "json_schema", "none"] = Field(
+        "none",
+        description="What the openai_compat server enforces: gbnf (llama.cpp server), json_schema, none.",
+    )
 
 
 class UISettings(BaseModel):

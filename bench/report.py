@@ -278,6 +278,24 @@ SECTIONS: list[Section] = [
         _module_md("bench.formats"),
         None,
     ),
+    (
+        "answer_eval_extractive",
+        "Answers: extractive mode, claim checks",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
+    (
+        "answer_eval_llm",
+        "Answers: LLM with evidence packing and citation grammar",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
+    (
+        "answer_prompt_sizes",
+        "Answers: prompt size and first-token time, evidence vs window packing",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
 ]
 
 

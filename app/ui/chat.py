@@ -9,7 +9,14 @@ import streamlit as st
 
 from app.service import Citewise, Conversation
 from app.ui.common import answer_options, conversation, get_service, lock, user_errors
-from app.ui.formatting import answer_markdown, escape_md, filter_text, highlight, provenance_text
+from app.ui.formatting import (
+    answer_markdown,
+    escape_md,
+    filter_text,
+    highlight,
+    provenance_text,
+    unsupported_markdown,
+)
 from retrieval.base import Hit
 from retrieval.chain import Answer, Citation, Done, Retrieved, TextDelta
 from retrieval.locations import locate
@@ -93,6 +100,9 @@ def show_answer(answer: Answer, *, key: str) -> None:
         st.caption("The indexed documents do not seem to answer this question.")
     else:
         st.markdown(answer_markdown(answer.text))
+        warnings = unsupported_markdown(answer.claims)
+        if warnings:
+            st.markdown(warnings)
     shown = answer.citations or answer.consulted
     if answer.flagged and not answer.citations and answer.consulted:
         st.caption(":material/warning: The answer cites no source; these are the sources it was given.")

@@ -205,3 +205,34 @@ def test_unanswerable_question_is_refused_before_the_llm(
     llm = RecordingLLM(gemma)
     answer = AnswerChain(tenq_retriever, llm, min_relevance=0.45).ask("Who painted the Mona Lisa?")
     assert answer.refused and llm.calls == []
+
+
+def test_citation_grammar_allows_only_the_given_source_numbers(gemma: LlamaCppLLM) -> None:
+    from retrieval.citation_grammar import citation_gbnf
+    from retrieval.prompts import REFUSAL
+
+    # The prompt invites copying "[7]" and "[9]"; with two sources in the grammar only [1] or [2] fit.
+    prompt = "Paris is in France [7]. Rome is in Italy [9].\nParis is in France [7].\nRome is in"
+    free = gemma.generate(prompt, max_tokens=8, temperature=0.0, seed=42)
+    constrained = gemma.generate(
+        prompt, max_tokens=16, temperature=0.0, seed=42, grammar=citation_gbnf(2, REFUSAL)
+    )
+    assert "[9]" in free  # unconstrained, the model copies the invented number
+    numbers = re.findall(r"\[(\d+)\]", constrained)
+    assert numbers and set(numbers) <= {"1", "2"}
+    assert re.fullmatch(r" ?[^\[\]\n]+ \[[12]\](\[[12]\])?\.?( .*)?", constrained), constrained
+
+
+def test_chat_format_auto_explicit_and_template(gguf_path: Path, gemma: LlamaCppLLM) -> None:
+    from retrieval.llm.base import LLMError
+    from retrieval.llm.chat_formats import render_chat
+
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    assert gemma.chat_format == "plain"  # the bundled Gemma 3 270M is pretrained: no template
+    assert gemma.format_chat(messages) == render_chat("plain", messages)
+    chosen = LlamaCppLLM(gguf_path, n_ctx=256, n_threads=1, chat_format="gemma")
+    assert chosen.format_chat(messages).prompt == render_chat("gemma", messages).prompt
+    with pytest.raises(LLMError, match="has no tokenizer.chat_template"):
+        LlamaCppLLM(gguf_path, n_ctx=256, n_threads=1, chat_format="template").format_chat(messages)
+    with pytest.raises(ValueError, match="unknown chat_format"):
+        LlamaCppLLM(gguf_path, chat_format="vicuna")

@@ -141,7 +141,7 @@ def test_context_is_packed_into_the_budget() -> None:
         _hit(f"d#{i}", " ".join(f"word{i}_{j}." for j in range(300)), f"d{i}.pdf", i) for i in range(5)
     ]
     llm = FakeLLM(["word0_1 [1]."])
-    chain = AnswerChain(StaticRetriever(long_hits), llm, n_ctx_budget=700, max_tokens=100)
+    chain = AnswerChain(StaticRetriever(long_hits), llm, n_ctx_budget=700, max_tokens=100, packing="window")
     answer = chain.ask("What is word0_1?")
     call = llm.calls[0]
     assert llm.count_tokens(call.prompt) + call.options["max_tokens"] <= 700

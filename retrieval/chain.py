@@ -540,11 +540,11 @@ class AnswerChain:
         attribution_min_support: float = 0.8,
         corpus_knows: Callable[[str], bool] | None = None,
         gate: RefusalGate | None = None,
-        packing: Packing = "evidence",
+        packing: Packing = "window",
         target_ttft_s: float = 2.0,
         prompt_tokens_per_s: float | None = None,
         min_prompt_tokens: int = 600,
-        citation_grammar: bool = True,
+        citation_grammar: bool = False,
         claim_check: ClaimMode = "mark",
     ) -> None:
         if n_ctx_budget is not None and n_ctx_budget < 64:

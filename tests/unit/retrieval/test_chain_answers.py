@@ -69,10 +69,10 @@ def test_schema_limits_sources_and_json_replies_become_cited_text() -> None:
 
 def test_gbnf_backends_get_the_grammar_others_do_not() -> None:
     gbnf = GrammarFakeLLM(["Revenue was $13.51 billion [1]."])
-    AnswerChain(Static(), gbnf).ask("What was revenue?")
+    AnswerChain(Static(), gbnf, citation_grammar=True).ask("What was revenue?")
     assert gbnf.calls[0].options["grammar"] == citation_gbnf(2, REFUSAL)
     plain = FakeLLM(["Revenue was $13.51 billion [1]."])
-    AnswerChain(Static(), plain).ask("What was revenue?")
+    AnswerChain(Static(), plain, citation_grammar=True).ask("What was revenue?")
     assert "grammar" not in plain.calls[0].options
     off = GrammarFakeLLM(["Revenue was $13.51 billion [1]."])
     AnswerChain(Static(), off, citation_grammar=False).ask("What was revenue?")
@@ -83,7 +83,7 @@ def test_schema_backends_answer_through_json() -> None:
     llm = SchemaFakeLLM(
         ['{"refused": false, "sentences": [{"text": "Revenue was $13.51 billion", "source": 1}]}']
     )
-    answer = AnswerChain(Static(), llm).ask("What was revenue?")
+    answer = AnswerChain(Static(), llm, citation_grammar=True).ask("What was revenue?")
     assert llm.calls[0].options["json_schema"] == citation_schema(2)
     assert answer.text == "Revenue was $13.51 billion [1]."
     assert [c.n for c in answer.citations] == [1] and answer.supported
@@ -120,7 +120,14 @@ def test_evidence_packing_keeps_the_answering_sentences_within_the_budget() -> N
     hits = [_hit("a#1", f"{filler} Revenue was $13.51 billion. {filler}", "a.pdf", 1)]
     hits += [_hit(f"b#{i}", filler, f"b{i}.pdf", i) for i in range(4)]
     llm = FakeLLM(["Revenue was $13.51 billion [1]."], n_ctx=8000)
-    chain = AnswerChain(Static(hits), llm, prompt_tokens_per_s=100.0, target_ttft_s=2.0, min_prompt_tokens=64)
+    chain = AnswerChain(
+        Static(hits),
+        llm,
+        packing="evidence",
+        prompt_tokens_per_s=100.0,
+        target_ttft_s=2.0,
+        min_prompt_tokens=64,
+    )
     answer = chain.ask("What was revenue?")
     prompt = llm.calls[0].prompt
     assert chain.prompt_budget() == 200

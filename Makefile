@@ -23,10 +23,12 @@ PYTEST_ARGS ?=
 # torch's CPU build: pip finds it on this machine's wheel folder; elsewhere set
 # PIP_EXTRA_INDEX_URL to PyTorch's CPU index. The locks pin the same version.
 TORCH := torch==2.13.0
+# The extras each lock covers (scripts/check_lock.py checks the same lists).
+APP_EXTRAS := --extra models --extra llm --extra neo4j --extra ui --extra api --extra formats
 LOCK_FLAGS := --python-version 3.11 --no-header --annotation-style line $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
 .PHONY: install run ui chat test test-fast lint typecheck bench bench-full clean-index sample-docs \
-	llama-wheel lock lock-check bench-install
+	llama-wheel lock lock-check bench-install system-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,8 +44,19 @@ llama-wheel: | $(BIN)/python
 			llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 
+# Programs from the system's packages: Tesseract (OCR of pages without a text layer) with its
+# English model. Debian/Ubuntu as root; elsewhere install tesseract-ocr yourself (OCR is then
+# reported as unavailable per page, nothing else changes).
+system-deps:
+	@if command -v tesseract >/dev/null 2>&1; then echo "tesseract: $$(command -v tesseract)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			tesseract-ocr tesseract-ocr-eng >/dev/null; \
+	else echo "warning: install tesseract-ocr for OCR of scanned pages (apt-get install tesseract-ocr)"; fi
+
 # torch first, pinned to the CPU build, so nothing later pulls CUDA packages; then the lock exactly.
 $(STAMP): pyproject.toml $(LOCK) $(DEV_LOCK) | $(BIN)/python
+	$(MAKE) --no-print-directory system-deps
 	$(BIN)/pip install -q $(TORCH)
 	$(MAKE) --no-print-directory llama-wheel
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -r $(DEV_LOCK)
@@ -58,11 +71,11 @@ install: $(STAMP)
 lock: | $(BIN)/python
 	$(BIN)/pip install -q uv
 	printf '%s\n' '$(TORCH)+cpu' > $(VENV)/torch-cpu.txt
-	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui \
+	$(BIN)/uv pip compile pyproject.toml $(APP_EXTRAS) \
 		$(LOCK_FLAGS) -c $(VENV)/torch-cpu.txt -o $(LOCK)
-	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra dev \
+	$(BIN)/uv pip compile pyproject.toml $(APP_EXTRAS) --extra dev \
 		$(LOCK_FLAGS) -c $(LOCK) -o $(DEV_LOCK)
-	$(BIN)/uv pip compile pyproject.toml --extra models --extra llm --extra neo4j --extra ui --extra dev \
+	$(BIN)/uv pip compile pyproject.toml $(APP_EXTRAS) --extra dev \
 		--extra bench $(LOCK_FLAGS) -c $(DEV_LOCK) -o $(BENCH_LOCK)
 	sed -i 's/^torch==\(.*\)+cpu/torch==\1/' $(LOCK) $(DEV_LOCK) $(BENCH_LOCK)
 	$(BIN)/python scripts/check_lock.py

@@ -79,6 +79,11 @@ index_option = click.option(
 @click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that no longer exist.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--wait", type=float, default=0, show_default=True, help="Seconds to wait for another writer.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Then keep following the folders: new and changed files are ingested, deleted ones forgotten.",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 def ingest_main(
     paths: tuple[Path, ...],
@@ -88,13 +93,22 @@ def ingest_main(
     prune: bool,
     as_json: bool,
     wait: float,
+    watch: bool,
     verbose: int,
 ) -> None:
-    """Ingest files and folders into the index (incremental: unchanged files are skipped)."""
+    """Ingest files and folders into the index (incremental: unchanged files are skipped).
+
+    With --watch the folders are ingested (and pruned), then followed until Ctrl-C.
+    """
     from app.render import IngestProgress, print_report, report_json
 
     _setup_logging(verbose)
+    if watch and as_json:
+        raise click.UsageError("--watch prints one line per change; it cannot be combined with --json")
+    if watch and not all(p.is_dir() for p in paths):
+        raise click.UsageError("--watch follows folders: every PATH must be a folder")
     service = _open_service(index, wait=wait)
+    prune = prune or watch  # a watched folder mirrors the index: what was deleted meanwhile goes
     show = sys.stderr.isatty() and not as_json
     with IngestProgress(enabled=show) as progress:
         report = _errors_to_click(service.ingest)(
@@ -104,11 +118,18 @@ def ingest_main(
             graph=False if no_graph else None,
             progress=progress,
         )
-    service.close()
     if as_json:
         click.echo(json.dumps(report_json(report), indent=2))
     else:
         print_report(report)
+    if watch:
+        from app.cli_serve import watch_folders
+
+        service.lock_timeout = max(wait, service.settings.api.lock_wait_s)
+        watch_folders(service, list(paths), exclude=list(exclude), graph=False if no_graph else None)
+        service.close()
+        return
+    service.close()
     sys.exit(1 if report.failed else 0)
 
 
@@ -306,3 +327,7 @@ cli.add_command(graph)
 from app.cli_eval import eval_command  # noqa: E402  (a sibling command module, registered like graph)
 
 cli.add_command(eval_command)
+
+from app.cli_serve import serve  # noqa: E402  (imports app.cli's helpers, so registered last)
+
+cli.add_command(serve)

@@ -1,4 +1,5 @@
-"""Settings -> concrete backends. The only module that reads :class:`~app.settings.Settings`.
+"""Settings -> concrete backends: the one place where :class:`~app.settings.Settings` becomes
+the keyword arguments of ingest, retrieval and graph classes (which never see Settings).
 
 Every builder imports its backend lazily, so ``import app`` stays cheap and a missing optional
 package surfaces as a clear error naming the extra to install, only when that backend is used.
@@ -44,7 +45,8 @@ def build_sentence_scorer(settings: Settings, embedder: Embedder) -> Embedder:
     from retrieval.embeddings.sentence_transformer_embedder import bundled_model_path
     from retrieval.embeddings.static_embedder import StaticEmbedder
 
-    return StaticEmbedder(settings.embedding.model_path or bundled_model_path())
+    cache_root = settings.cache_dir.expanduser().resolve() / "static"
+    return StaticEmbedder(settings.embedding.model_path or bundled_model_path(), cache_root=cache_root)
 
 
 def build_vector_store(
@@ -85,17 +87,27 @@ def build_bm25(settings: Settings) -> BM25Index:
 
 def build_loader(settings: Settings) -> tuple[Any, list[str]]:
     """(load function, supported suffixes). Parsing runs in isolated worker processes with limits."""
+    from ingest.base import ExtractOptions
     from ingest.isolation import load_isolated
     from ingest.loaders import supported_suffixes
 
     i = settings.ingest
+    options = ExtractOptions(
+        ocr=i.ocr,
+        ocr_max_pages=i.ocr_max_pages,
+        ocr_timeout_s=i.ocr_timeout_s,
+        tables=i.tables,
+        tables_timeout_s=i.tables_timeout_s,
+    )
     load = partial(
         load_isolated,
-        timeout_s=i.parse_timeout_s,
+        # OCR stops itself after ocr_timeout_s; the worker's hard limit leaves it that much room.
+        timeout_s=i.parse_timeout_s + (i.ocr_timeout_s if i.ocr else 0.0),
         memory_mb=i.parse_memory_mb,
         max_pages=i.max_pages,
         max_chars=i.max_chars,
         max_file_mb=i.max_file_mb,
+        options=options,
     )
     return load, supported_suffixes()
 
@@ -155,6 +167,7 @@ def build_llm(settings: Settings) -> LLM:
             n_threads=threads,
             n_gpu_layers=s.n_gpu_layers,
             seed=s.seed,
+            chat_format=s.chat_format,
         )
     if s.backend == "openai_compat":
         return create_llm(
@@ -164,6 +177,7 @@ def build_llm(settings: Settings) -> LLM:
             model_name=s.model_name,
             n_ctx=s.n_ctx,
             seed=s.seed,
+            structured_output=s.structured_output,
         )
     return create_llm("fake", replies=[])
 
@@ -213,6 +227,10 @@ def build_retriever(
         rrf_k=r.rrf_k,
         documents=r.documents,
         weight_document=r.weight_document,
+        targeting=r.targeting,
+        weight_targeting=r.weight_targeting,
+        pages=r.pages,
+        weight_page=r.weight_page,
         mmr=r.mmr,
         mmr_lambda=r.mmr_lambda,
         self_query=r.self_query,
@@ -242,11 +260,24 @@ def build_retriever(
 
 
 def build_chain(
-    settings: Settings, *, retriever: Any, llm: LLM | None, embedder: Embedder, bm25: BM25Index | None
+    settings: Settings,
+    *,
+    retriever: Any,
+    llm: LLM | None,
+    embedder: Embedder,
+    bm25: BM25Index | None,
+    docstore: Any = None,
 ) -> Any:
     from retrieval.chain import AnswerChain
+    from retrieval.coverage import CorpusCoverage
+    from retrieval.refusal import RefusalGate
 
-    s = settings.llm
+    s, r = settings.llm, settings.retrieval
+    gate = RefusalGate(
+        min_relevance=r.min_relevance,
+        coverage=CorpusCoverage(docstore) if docstore is not None and r.refuse_uncovered else None,
+        knows=bm25.knows if bm25 is not None and r.refuse_unknown_terms else None,
+    )
     return AnswerChain(
         retriever,
         llm,
@@ -254,8 +285,14 @@ def build_chain(
         max_tokens=s.max_tokens,
         temperature=s.temperature,
         seed=s.seed,
-        min_relevance=settings.retrieval.min_relevance,
+        min_relevance=r.min_relevance,
         history_turns=s.history_turns,
         answer_mode=s.answer_mode,
-        corpus_knows=bm25.knows if bm25 is not None and settings.retrieval.refuse_unknown_terms else None,
+        gate=gate,
+        packing=s.packing,
+        target_ttft_s=s.target_ttft_s,
+        prompt_tokens_per_s=s.prompt_tokens_per_s,
+        min_prompt_tokens=s.min_prompt_tokens,
+        citation_grammar=s.citation_grammar,
+        claim_check=s.claim_check,
     )

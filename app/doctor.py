@@ -5,9 +5,10 @@ derived from it and can be brought back to it without parsing or embedding anyth
 
 - FAISS (``vectors.faiss``): rebuilt from the stored vectors.
 - BM25: a document's chunks re-added from the stored chunk texts; orphans deleted.
-- Graph: a document's graph re-extracted from its stored child chunks; orphans deleted. A
-  document's graph is *confirmed* once the docstore records its entity count and notes
-  (``extra["graph_notes"]``), which the pipeline writes after the graph commit.
+- Graph: a document's graph re-extracted from its stored child chunks; orphans deleted. Each
+  document's graph status in the docstore (``pending`` until its graph is written, then ``done``;
+  ``off`` without a graph) says which documents lack a graph they should have, whatever the
+  backend (:mod:`app.doctor_graph`).
 
 The manifest (:mod:`app.manifest`) adds two things a cross-store comparison cannot see: whether
 the last write session finished (its journal says whether a killed session was building the
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Severity = Literal["error", "notice"]
-GRAPH_MARK = "graph_notes"
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,6 @@ class IndexDoctor:
         self.index_dir = service.index_dir
         self.graph_on = service.settings.graph.enabled
         self._own_docstore: SQLiteDocStore | None = None
-        self._extractor: Any = None
 
     @property
     def docstore(self) -> SQLiteDocStore:
@@ -309,55 +308,35 @@ class IndexDoctor:
         return issues
 
     def _check_graph(self, truth: _Truth, session: dict[str, Any] | None) -> list[Issue]:
+        from app.doctor_graph import graph_issue
         from graph.base import GraphStoreError
 
         try:
             graph = graph_documents(self.service.graph_store)
         except GraphStoreError as e:
             return [Issue("graph", "unreadable", str(e))]
+        issues: list[Issue] = []
         if graph is None:
-            return [
+            issues.append(
                 Issue("graph", "unchecked", "this graph backend cannot list its documents", None, "notice")
+            )
+        else:
+            issues += [
+                Issue("graph", "orphan_document", "the graph holds a document the docstore does not", d)
+                for d in sorted(set(graph) - set(truth.records))
             ]
-        issues = [
-            Issue("graph", "orphan_document", "the graph holds a document the docstore does not", d)
-            for d in sorted(set(graph) - set(truth.records))
-        ]
         for doc_id, record in sorted(truth.records.items()):
-            issue = self._graph_issue(record, graph.get(doc_id), truth.children[doc_id], session)
+            issue = graph_issue(
+                record,
+                (graph or {}).get(doc_id),
+                truth.children[doc_id],
+                session,
+                graph_on=self.graph_on,
+                listed=graph is not None,
+            )
             if issue is not None:
                 issues.append(issue)
         return issues
-
-    def _graph_issue(
-        self,
-        record: DocumentRecord,
-        mentioned: set[str] | None,
-        children: set[str],
-        session: dict[str, Any] | None,
-    ) -> Issue | None:
-        confirmed = GRAPH_MARK in record.extra_data()
-        doc_id = record.doc_id
-        if confirmed and mentioned is None:
-            return Issue("graph", "missing_graph", "the docstore records a graph the store lacks", doc_id)
-        if mentioned is not None and not mentioned <= children:
-            return Issue(
-                "graph", "stale_mentions", "mentions point at chunks the document no longer has", doc_id
-            )
-        wanted = self._graph_wanted(record, session)
-        if not confirmed and mentioned is not None:
-            kind = "unconfirmed_graph" if wanted else "unwanted_graph"
-            return Issue("graph", kind, "graph written but never confirmed in the docstore", doc_id)
-        in_session = session is not None and record.ingested_at >= float(session.get("started_at", 0))
-        if not confirmed and mentioned is None and wanted and in_session:
-            return Issue("graph", "pending_graph", "the interrupted session never built this graph", doc_id)
-        return None
-
-    def _graph_wanted(self, record: DocumentRecord, session: dict[str, Any] | None) -> bool:
-        """Whether an unconfirmed document should have a graph: the killed session's choice if it wrote it."""
-        if session is not None and record.ingested_at >= float(session.get("started_at", 0)):
-            return bool(session.get("graph", self.graph_on))
-        return self.graph_on
 
     def _check_files(self, stored: dict[str, Any]) -> list[Issue]:
         from app.manifest import file_checksums
@@ -444,9 +423,12 @@ class IndexDoctor:
         return f"bm25: rebuilt from the docstore ({total} chunks)"
 
     def _repair_graph(self, issues: list[Issue]) -> list[str]:
+        from app.doctor_graph import GraphRebuilder
+
+        rebuilder = GraphRebuilder(self.service, self.docstore)
         if any(i.kind == "unreadable" for i in issues):
-            return [self._rebuild_graph()]
-        done = []
+            return self._rebuild_graph(rebuilder)
+        done, rebuild = [], []
         for issue in issues:
             if issue.doc_id is None:
                 continue
@@ -454,33 +436,18 @@ class IndexDoctor:
                 self.service.graph_store.delete_document(issue.doc_id)
                 done.append(f"graph: deleted {issue.kind.split('_')[0]} {issue.doc_id}")
             else:
-                n = self._extract(issue.doc_id)
-                done.append(f"graph: re-extracted {issue.doc_id} ({n} entities)")
-        return done
+                rebuild.append(issue.doc_id)
+        return done + rebuilder.rebuild(rebuild)
 
-    def _extract(self, doc_id: str) -> int:
-        """Rebuild one document's graph from its stored child chunks and confirm it in the docstore."""
-        service = self.service
-        if self._extractor is None:
-            from app import container
-
-            self._extractor = container.build_extractor(service.settings, lambda: service.llm)
-        extractor = self._extractor
-        children = list(self.docstore.iter_chunks("child", doc_id=doc_id))
-        graph = extractor.extract(doc_id, children)
-        service.graph_store.upsert_document(graph)
-        self.docstore.set_entity_count(doc_id, len(graph.entities), {GRAPH_MARK: graph.notes})
-        return len(graph.entities)
-
-    def _rebuild_graph(self) -> str:
+    def _rebuild_graph(self, rebuilder: Any) -> list[str]:
         self.service._drop_components("graph_store")
         graph_file = self.index_dir / "graph.sqlite"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{graph_file}{suffix}").unlink(missing_ok=True)
-        records = [r for r in self.docstore.documents() if GRAPH_MARK in r.extra_data()]
-        for record in records:
-            self._extract(record.doc_id)
-        return f"graph: rebuilt from stored chunks ({len(records)} documents)"
+        wanted = rebuilder.wanted()
+        lines = rebuilder.rebuild(wanted)
+        failed = [line for line in lines if "still pending" in line]
+        return [f"graph: rebuilt from stored chunks ({len(wanted)} documents)", *failed]
 
     def _repair_faiss(self, issues: list[Issue], *, force: bool) -> list[str]:
         broken = [i for i in issues if i.kind in ("unreadable", "vector_mismatch", "checksum_mismatch")]

@@ -175,7 +175,6 @@ def page_hit(
 
 # ------------------------------------------------------------------------------------ answers
 _CITE = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
-_SOURCES_LINE = re.compile(r"\(?\s*SOURCES?(?:\(S\))?\s*:[^\n)]*\)?", re.IGNORECASE)
 _STRIP = str.maketrans({c: " " for c in string.punctuation if c not in ".,%$"})
 _ARTICLES = frozenset({"a", "an", "the"})
 _FIGURE = re.compile(
@@ -186,8 +185,8 @@ _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 
 
 def _clean(text: str) -> str:
-    """Drop citation markers ``[1]`` and ``SOURCE: file.pdf`` notes, which are not answer content."""
-    return _CITE.sub(" ", _SOURCES_LINE.sub(" ", text))
+    """Drop citation markers ``[1]``, which are not answer content."""
+    return _CITE.sub(" ", text)
 
 
 def normalize_tokens(text: str) -> list[str]:
@@ -288,7 +287,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 # ------------------------------------------------------------------------------------ scoring
 class QuestionResult(BaseModel):
-    """The figures of one question (None where a metric does not apply)."""
+    """The figures of one question (None where a metric does not apply); ``notes`` say why it was refused."""
 
     id: str
     question: str
@@ -305,6 +304,11 @@ class QuestionResult(BaseModel):
     numeric_match: float | None
     latency_s: float
     ttft_s: float | None
+    notes: list[str] = []
+    valid_citation: bool | None = None
+    cited_claims: int = 0
+    supported_claims: int = 0
+    unsupported: bool | None = None
 
 
 def score(item: EvalItem, answer: Answer, latency_s: float, ttft_s: float | None = None) -> QuestionResult:
@@ -328,7 +332,24 @@ def score(item: EvalItem, answer: Answer, latency_s: float, ttft_s: float | None
         numeric_match=numeric_match(answer.text, item.answer or "") if item.answerable else None,
         latency_s=round(latency_s, 3),
         ttft_s=None if ttft_s is None else round(ttft_s, 3),
+        notes=list(answer.notes),
+        **claim_figures(answer),
     )
+
+
+def claim_figures(answer: Answer) -> dict[str, Any]:
+    """For an answer that is not a refusal: whether it carries a valid citation, how many of its
+    sentences cite a source, how many of those pass the claim check, and whether any sentence
+    (cited or not) is unsupported. All None/0 for a refusal."""
+    if answer.refused:
+        return {"valid_citation": None, "cited_claims": 0, "supported_claims": 0, "unsupported": None}
+    cited = [c for c in answer.claims if c.sources]
+    return {
+        "valid_citation": bool(answer.citations) and citation_validity(answer) == 1.0,
+        "cited_claims": len(cited),
+        "supported_claims": sum(c.supported for c in cited),
+        "unsupported": any(not c.supported for c in answer.claims),
+    }
 
 
 def ask_timed(service: Any, question: str, **options: Any) -> tuple[Answer, float, float | None]:
@@ -391,6 +412,15 @@ def summarize(results: Sequence[QuestionResult], total: int | None = None) -> di
         "numeric_match": mean(r.numeric_match for r in answerable),
         "false_refusal_rate": mean(float(r.refused) for r in answerable),
         "correct_refusal_rate": mean(float(r.refused) for r in unanswerable),
+        "answered_with_valid_citation": mean(
+            float(r.valid_citation) for r in results if r.valid_citation is not None
+        ),
+        "claim_support_rate": (
+            sum(r.supported_claims for r in results) / cited
+            if (cited := sum(r.cited_claims for r in results))
+            else None
+        ),
+        "unsupported_rate": mean(float(r.unsupported) for r in results if r.unsupported is not None),
         "latency_p50_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),
         "ttft_p50_s": percentile(ttfts, 50),

@@ -113,6 +113,23 @@ def print_report(report: Any) -> None:
         out.print(f"[yellow]warning[/] {escape(o.path)}: {escape('; '.join(o.warnings))}")
 
 
+def print_sync(report: Any) -> None:
+    """One line per file a folder sync changed (``ingest --watch``), never wrapped, so scripts can read it."""
+    stamp = time.strftime("%H:%M:%S")
+    ingested = report.ingested.outcomes if report.ingested is not None else []
+    for o in ingested:
+        if o.status in ("added", "updated"):
+            out.print(f"{stamp} [green]{o.status}[/] {escape(o.path)} ({o.chunks} chunks)", soft_wrap=True)
+        elif o.status in ("failed", "skipped"):
+            out.print(f"{stamp} [red]{o.status}[/] {escape(o.path)}: {escape(o.reason)}", soft_wrap=True)
+        elif o.status == "removed":
+            out.print(f"{stamp} [yellow]removed[/] {escape(o.path)}", soft_wrap=True)
+    for source in report.forgotten:
+        out.print(f"{stamp} [yellow]removed[/] {escape(source)}", soft_wrap=True)
+    if report.error:
+        err.print(f"{stamp} [red]sync failed[/]: {escape(report.error)}")
+
+
 def answer_json(answer: Any) -> dict[str, Any]:
     """The answer as JSON-ready data."""
     return answer.to_dict()  # type: ignore[no-any-return]
@@ -149,6 +166,14 @@ def print_answer(answer: Any) -> None:
         out.print(escape(answer.text))
     if answer is None:
         return
+    for claim in answer.claims:
+        if not claim.supported:
+            missing = ", ".join(claim.missing) or "nothing checkable"
+            out.print(
+                f"[yellow]⚠ unsupported:[/] {escape(claim.sentence)} [dim](not in the source: {escape(missing)})"
+            )
+            if claim.replacement:
+                out.print(f"  [dim]shown instead: {escape(claim.replacement)}")
     for note in answer.notes:
         out.print(f"[dim]note: {escape(note)}")
     sources = answer.citations or answer.consulted
@@ -171,6 +196,10 @@ def print_status(stats: dict[str, Any], documents: Iterable[Any]) -> None:
         out.print(f"  {key}: {stats.get(key)}")
     for key, value in (stats.get("graph") or {}).items():
         out.print(f"  graph {key}: {value}")
+    if stats.get("graph_pending"):
+        out.print(
+            f"  [yellow]graph pending: {stats['graph_pending']} documents[/] (run `citewise doctor --repair`)"
+        )
     table = Table(show_header=True)
     for col in ("file", "type", "pages", "chunks", "entities", "ingested"):
         table.add_column(col)

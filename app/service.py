@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock, Timeout
 
 from app import container
+from app.concurrency import ReadWriteLock
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class Citewise:
     """One index: ingest into it, search it, ask it, forget from it.
 
     Components load on first use, so opening is instant and ``search`` never loads the LLM.
+    One instance may be shared by threads (the HTTP API, a folder watcher): searches and answers
+    run side by side, while an ingest or forget waits for them and holds them back until it is done.
 
     Args:
         settings: Configuration; None reads the environment and ``citewise.toml``.
@@ -63,6 +66,8 @@ class Citewise:
         self.lock_timeout = lock_timeout
         self.index_dir = container.index_path(self.settings)
         self._llm_lock = threading.Lock()
+        self.gate = ReadWriteLock()
+        self._seen_manifest: tuple[int, int, int] | None = None
 
     @classmethod
     def open(
@@ -102,6 +107,7 @@ class Citewise:
 
     @cached_property
     def bm25(self) -> BM25Index:
+        self._seen_manifest = self._manifest_stamp()
         return container.build_bm25(self.settings)
 
     @cached_property
@@ -127,6 +133,7 @@ class Citewise:
             max_file_mb=self.settings.ingest.max_file_mb,
             graph_worker=self.settings.graph.worker,
             graph_worker_min_bytes=int(self.settings.graph.worker_min_mb * 1024 * 1024),
+            contextual_headers=self.settings.chunking.contextual_headers,
         )
 
     @property
@@ -161,7 +168,12 @@ class Citewise:
             except LLMUnavailableError as e:
                 log.warning("no LLM available, answers will be extractive: %s", e)
         return container.build_chain(
-            self.settings, retriever=self.retriever, llm=llm, embedder=self.embedder, bm25=self.bm25
+            self.settings,
+            retriever=self.retriever,
+            llm=llm,
+            embedder=self.embedder,
+            bm25=self.bm25,
+            docstore=self.store.docstore,
         )
 
     # -- writes ------------------------------------------------------------------------------------
@@ -233,14 +245,16 @@ class Citewise:
         """Hold the write lock; finish a killed session's work first; journal this one in the manifest."""
         from app.manifest import begin_session, finish_session
 
-        lock = self._locked()
-        try:
-            self._reconcile()
-            begin_session(self.index_dir, graph=graph, operation=operation)
-            yield
-            finish_session(self.index_dir, self._snapshot())
-        finally:
-            lock.release()
+        with self.gate.write():
+            lock = self._locked()
+            try:
+                self._reconcile()
+                begin_session(self.index_dir, graph=graph, operation=operation)
+                yield
+                finish_session(self.index_dir, self._snapshot())
+                self._seen_manifest = self._manifest_stamp()
+            finally:
+                lock.release()
 
     def _reconcile(self) -> None:
         """Bring BM25, the graph and FAISS back to the docstore when a session was killed mid-way."""
@@ -287,17 +301,19 @@ class Citewise:
 
         if not repair:
             return self._check_unlocked_or_busy()
-        lock = self._locked()
-        doctor = IndexDoctor(self)
-        try:
-            found = doctor.check()
-            repairs = doctor.repair(found) if found.issues else []
-            if (self.index_dir / "docstore.sqlite").exists():
-                finish_session(self.index_dir, self._snapshot())
-            report = doctor.check()
-        finally:
-            doctor.close()
-            lock.release()
+        with self.gate.write():
+            lock = self._locked()
+            doctor = IndexDoctor(self)
+            try:
+                found = doctor.check()
+                repairs = doctor.repair(found) if found.issues else []
+                if (self.index_dir / "docstore.sqlite").exists():
+                    finish_session(self.index_dir, self._snapshot())
+                    self._seen_manifest = self._manifest_stamp()
+                report = doctor.check()
+            finally:
+                doctor.close()
+                lock.release()
         report.repairs, report.found = repairs, found.issues
         return report
 
@@ -331,13 +347,37 @@ class Citewise:
                 close()
 
     # -- reads -------------------------------------------------------------------------------------
+    def _manifest_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = (self.index_dir / "manifest.json").stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _follow_other_writers(self) -> None:
+        """Reload the in-memory keyword index when another process wrote the index since it loaded.
+
+        FAISS notices a newer docstore generation by itself; BM25 is held in memory, so a server
+        or UI would otherwise miss what a CLI ``ingest`` (or another server's watcher) added. The
+        manifest is replaced at every write session, so one ``stat`` per query tells.
+        """
+        if "bm25" not in self.__dict__ or self._manifest_stamp() == self._seen_manifest:
+            return
+        with self.gate.write():
+            if "bm25" in self.__dict__ and self._manifest_stamp() != self._seen_manifest:
+                log.info("index written by another process, reloading BM25 index=%s", self.index_dir)
+                self._drop_components("bm25")
+
     def search(
         self, query: str, *, k: int | None = None, filters: dict[str, Any] | None = None, **options: Any
     ) -> RetrievalResult:
         """Retrieve hits for ``query`` without calling the LLM (``options`` switch stages per call)."""
         if not query.strip():
             raise ServiceError("empty query")
-        return self.retriever.retrieve(query, k=k, filters=filters, **options)  # type: ignore[no-any-return]
+        self._follow_other_writers()
+        retriever = self.retriever
+        with self.gate.read():
+            return retriever.retrieve(query, k=k, filters=filters, **options)  # type: ignore[no-any-return]
 
     def ask(
         self, question: str, *, history: Sequence[Any] | None = None, mode: str | None = None, **options: Any
@@ -345,7 +385,10 @@ class Citewise:
         """Answer ``question`` with citations (``mode``: ``llm`` or ``extractive``; ``options`` as in search)."""
         if not question.strip():
             raise ServiceError("empty question")
-        return self.chain.ask(question, history, answer_mode=mode, **options)  # type: ignore[arg-type]
+        self._follow_other_writers()
+        chain = self.chain
+        with self.gate.read():
+            return chain.ask(question, history, answer_mode=mode, **options)  # type: ignore[arg-type]
 
     def stream(
         self, question: str, *, history: Sequence[Any] | None = None, mode: str | None = None, **options: Any
@@ -353,7 +396,13 @@ class Citewise:
         """Like :meth:`ask`, yielding retrieval, then text deltas, then the final answer event."""
         if not question.strip():
             raise ServiceError("empty question")
-        return self.chain.stream(question, history, answer_mode=mode, **options)  # type: ignore[arg-type]
+        self._follow_other_writers()
+        return self._reading(self.chain.stream(question, history, answer_mode=mode, **options))  # type: ignore[arg-type]
+
+    def _reading(self, events: Iterator[ChainEvent]) -> Iterator[ChainEvent]:
+        """Hold the read side of :attr:`gate` from the first event until the stream ends or is closed."""
+        with self.gate.read():
+            yield from events
 
     def conversation(self) -> Conversation:
         """A conversation that remembers its turns, for follow-up questions."""
@@ -364,7 +413,11 @@ class Citewise:
         return self.store.docstore.documents()
 
     def stats(self) -> dict[str, Any]:
-        """Counts of documents, chunks, vectors and graph elements, plus where the index lives."""
+        """Counts of documents, chunks, vectors and graph elements, plus where the index lives.
+
+        ``graph_pending`` counts documents whose graph was never built (``citewise doctor --repair``
+        builds them).
+        """
         counts = self.store.docstore.counts()
         out: dict[str, Any] = {
             "index_dir": str(self.index_dir),
@@ -374,7 +427,11 @@ class Citewise:
             "graph_backend": self.settings.graph.backend,
         }
         if self.settings.graph.enabled:
+            from app.doctor_graph import graph_status
+
             out["graph"] = self.graph_store.stats()
+            records = self.store.docstore.documents()
+            out["graph_pending"] = sum(1 for r in records if graph_status(r)[0] == "pending")
         return out
 
     def close(self) -> None:

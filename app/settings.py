@@ -36,6 +36,13 @@ class ChunkingSettings(BaseModel):
     parent_tokens: int = Field(
         640, ge=32, description="Size of parent sections handed to the answer step, in embedder tokens."
     )
+    contextual_headers: bool = Field(
+        False,
+        description=(
+            "Embed each child chunk with a short header naming its document (registrant or file name, "
+            "form, period) and its page heading; applies to files ingested after the change."
+        ),
+    )
 
 
 class VectorStoreSettings(BaseModel):
@@ -55,6 +62,28 @@ class IngestSettings(BaseModel):
     max_chars: int = Field(20_000_000, ge=1000, description="Extracted characters kept at most per file.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Wall-clock limit for parsing one file.")
     parse_memory_mb: int = Field(2048, ge=128, description="Address-space cap of the parser worker process.")
+    ocr: bool = Field(
+        True, description="Read PDF pages that have no text layer with OCR (pages with text never are)."
+    )
+    ocr_max_pages: int = Field(50, ge=1, description="Pages OCR reads at most per document.")
+    ocr_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="OCR of one document stops after this many seconds (added to parse_timeout_s).",
+    )
+    tables: bool = Field(
+        False,
+        description=(
+            "Extract tables as labelled rows: PDF pages that look tabular (pdfplumber), DOCX and HTML tables. "
+            "Off by default until it earns its place: on two sec10q filings it doubled ingest time "
+            "(bench/results/formats.json) and its effect on retrieval has not been measured yet."
+        ),
+    )
+    tables_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Table extraction of one PDF stops after this many seconds; later pages keep plain text.",
+    )
 
 
 class GraphSettings(BaseModel):
@@ -77,7 +106,8 @@ class GraphSettings(BaseModel):
         True,
         description=(
             "Extract in a worker process overlapped with embedding (measured +28% ingest time on the "
-            "reports against +34-55% in-process); a spaCy crash or hang then costs one document's graph."
+            "reports against +34-55% in-process); a spaCy crash or hang then leaves one document's "
+            "graph pending, for `citewise doctor --repair` to build."
         ),
     )
     worker_min_mb: float = Field(
@@ -92,10 +122,22 @@ class RetrievalSettings(BaseModel):
     fetch_k: int = Field(30, ge=1, description="Candidates each retriever contributes before fusion.")
     dense: bool = Field(True, description="Use FAISS dense search.")
     bm25: bool = Field(True, description="Use BM25 keyword search.")
-    graph: bool = Field(True, description="Use knowledge-graph retrieval.")
+    graph: bool = Field(
+        False,
+        description=(
+            "Use knowledge-graph retrieval in search (the graph is still built and explorable); off by "
+            "default: it lowered page/document hit@1 on the sets measured (see README, Benchmarks)."
+        ),
+    )
     weight_dense: float = Field(1.0, ge=0, description="Fusion weight of dense hits.")
     weight_bm25: float = Field(
-        0.5, ge=0, description="Fusion weight of BM25 hits (0.5 measured best on sec10q; see benchmarks)."
+        0.5,
+        ge=0,
+        description=(
+            "Fusion weight of BM25 hits: 0.5 was chosen on one half of sec10q and confirmed on the other; "
+            "0.25 scored higher on the sec10q-subset tune half but lost a sample-corpus question "
+            "(docs/benchmarks.md)."
+        ),
     )
     weight_graph: float = Field(0.7, ge=0, description="Fusion weight of graph hits.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
@@ -103,7 +145,34 @@ class RetrievalSettings(BaseModel):
         True, description="Add a document-level prior (file name, title, opening words) to fused scores."
     )
     weight_document: float = Field(
-        0.5, ge=0, description="Weight of the document prior against fused scores scaled to [0, 1]."
+        0.5,
+        ge=0,
+        description=(
+            "Weight of the document prior against fused scores scaled to [0, 1] (chosen on sec10q; "
+            "1.0 scored higher on the sec10q-subset tune half but lost a sample-corpus question)."
+        ),
+    )
+    targeting: bool = Field(
+        True,
+        description="Favour the documents whose period and form (read from their cover pages) fit the question's.",
+    )
+    weight_targeting: float = Field(
+        0.5,
+        ge=0,
+        description=(
+            "Weight of the targeting fit against fused scores scaled to [0, 1] (0.25 to 2 scored the same "
+            "on the sec10q-subset tune half)."
+        ),
+    )
+    pages: bool = Field(
+        False,
+        description=(
+            "Rank pages by all their candidate chunks, the best chunk of each page first; off by default: "
+            "it lowered hit@1 on the sample corpus (see docs/benchmarks.md)."
+        ),
+    )
+    weight_page: float = Field(
+        0.5, ge=0, description="Share of a page's other candidate chunks added to its best chunk's score."
     )
     mmr: bool = Field(True, description="Diversify the fused candidates with MMR.")
     mmr_lambda: float = Field(
@@ -129,9 +198,20 @@ class RetrievalSettings(BaseModel):
     min_relevance: float = Field(
         0.25, description="Below this best dense similarity the question is refused without calling the LLM."
     )
-    refuse_unknown_terms: bool = Field(
+    refuse_uncovered: bool = Field(
         True,
-        description="Refuse, without calling the LLM, a question naming a name or year no document contains.",
+        description=(
+            "Refuse, without calling the LLM, a question about a period the documents do not cover "
+            "(FY2030 over filings that end in 2023) or naming a company, person or place that no "
+            "retrieved passage or its document names in any spelling."
+        ),
+    )
+    refuse_unknown_terms: bool = Field(
+        False,
+        description=(
+            "Also refuse a question with any capitalised word or year the documents never contain "
+            "literally. Off by default: it refuses 'FY2022' over filings that write 'fiscal 2022'."
+        ),
     )
 
 
@@ -153,12 +233,97 @@ class LLMSettings(BaseModel):
     api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it wants one.")
     model_name: str = Field("local", description="Model name sent to the endpoint.")
     history_turns: int = Field(6, ge=0, description="Conversation turns remembered for follow-ups.")
+    chat_format: Literal["auto", "mistral", "phi2", "gemma", "llama3", "chatml", "template", "plain"] = Field(
+        "auto",
+        description=(
+            "Prompt format (llamacpp): auto uses the GGUF's own chat template, else one detected from its "
+            "architecture and name (Phi-2, Mistral/Llama 3/Gemma instruct, ChatML; base models: plain)."
+        ),
+    )
+    packing: Literal["evidence", "window"] = Field(
+        "window",
+        description=(
+            "Opt-in until measured: with evidence packing and the grammar, the bundled model answered "
+            "NVIDIA's Q2 FY24 revenue wrongly in the end-to-end test where window packing was right. "
+            "evidence: the prompt carries the sentences that answer the question, within a budget of "
+            "target_ttft_s x the model's prompt speed; window: whole sources up to the context window "
+            "(slower first token; kept for comparison)."
+        ),
+    )
+    target_ttft_s: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "Time to first token the evidence budget aims at. Prompt tokens cost time before the first "
+            "word: at the bundled model's ~380 prompt tokens/s (2 idle cores) 2 s is ~760 tokens, "
+            "the system prompt, question and 3-5 sources' best sentences; a 7B model at ~20 tokens/s "
+            "gets min_prompt_tokens instead."
+        ),
+    )
+    prompt_tokens_per_s: float | None = Field(
+        None,
+        gt=0,
+        description="The model's prompt speed; None measures it once per model load (~200 tokens).",
+    )
+    min_prompt_tokens: int = Field(
+        600, ge=64, description="Evidence budget floor, so a slow model still sees evidence."
+    )
+    citation_grammar: bool = Field(
+        False,
+        description="Constrain answers so each sentence ends in [n] for a real source (or is the refusal).",
+    )
+    claim_check: Literal["mark", "strict", "off"] = Field(
+        "mark",
+        description=(
+            "Check each answer sentence's figures, dates, years and names against the source it cites; "
+            "strict also replaces a failing sentence by the source sentence that best supports it."
+        ),
+    )
+    structured_output: Literal["gbnf", "json_schema", "none"] = Field(
+        "none",
+        description="What the openai_compat server enforces: gbnf (llama.cpp server), json_schema, none.",
+    )
 
 
 class UISettings(BaseModel):
     max_upload_mb: int = Field(50, ge=1, description="Largest upload accepted by the UI.")
     host: str = Field("127.0.0.1", description="Address the Streamlit server binds.")
     port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit server.")
+
+
+class ApiSettings(BaseModel):
+    host: str = Field(
+        "127.0.0.1", description="Address `citewise serve` binds; any other than loopback needs api_key."
+    )
+    port: int = Field(8000, ge=0, le=65535, description="Port of the API (0: a free one, printed at start).")
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer key every request must send; may be empty only when bound to 127.0.0.1/localhost.",
+    )
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest uploaded file; larger ones get 413.")
+    max_upload_files: int = Field(20, ge=1, description="Files accepted in one upload request.")
+    max_json_kb: int = Field(1024, ge=1, description="Largest JSON request body; larger ones get 413.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (none: CORS off)."
+    )
+    remote_generations: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Answers generated at once by the openai_compat backend; the local llama.cpp model "
+            "always generates one at a time and the rest queue."
+        ),
+    )
+    max_queued: int = Field(
+        32, ge=0, description="Generation requests waiting at most; one more gets 429 with Retry-After."
+    )
+    lock_wait_s: float = Field(
+        30.0, ge=0, description="Seconds a write waits for another process holding the index's write lock."
+    )
+    watch_debounce_s: float = Field(
+        0.5, gt=0, description="Quiet time after the last change in a watched folder before it is ingested."
+    )
+    model_id: str = Field("citewise", description="Model name the OpenAI-compatible endpoint answers to.")
 
 
 class Settings(BaseSettings):
@@ -172,7 +337,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path("data/cache"), description="Assembled model files and other caches.")
     roots: list[Path] = Field(
         default_factory=list,
-        description="Folders the UI may ingest from or show; empty means only the upload folder.",
+        description=(
+            "Folders the UI and the API may ingest from or show; empty means only the upload folder."
+        ),
     )
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
@@ -182,6 +349,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

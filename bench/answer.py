@@ -122,14 +122,32 @@ def score_answer(answer: Any, item: dict[str, str]) -> dict[str, Any]:
         ),
         "token_f1": token_f1(answer.text, item["answer"]) if item["answer"] else None,
         "numeric_match": numeric_match(answer.text, item["answer"]) if item["answer"] else None,
+        **_claims(answer),
     }
 
 
-def bench_quality(index: Path, questions: Path, *, limit: int, mode: str, n_ctx: int) -> dict[str, Any]:
-    """Ask every question through the service and aggregate :func:`score_answer`."""
+def _claims(answer: Any) -> dict[str, Any]:
+    """Claim-check figures (app.evaluation.claim_figures) as numbers the summary can average."""
+    from app.evaluation import claim_figures
+
+    f = claim_figures(answer)
+    return {
+        "valid_citation": None if f["valid_citation"] is None else float(f["valid_citation"]),
+        "claim_support": f["supported_claims"] / f["cited_claims"] if f["cited_claims"] else None,
+        "unsupported": None if f["unsupported"] is None else float(f["unsupported"]),
+    }
+
+
+def bench_quality(
+    index: Path, questions: Path, *, limit: int, mode: str, n_ctx: int, model: Path | None = None
+) -> dict[str, Any]:
+    """Ask every question through the service (with ``model``, else the bundled one) and aggregate."""
     from app.service import Citewise
 
-    service = Citewise.open(index, read_only=True, llm={"answer_mode": mode, "n_ctx": n_ctx})
+    llm: dict[str, Any] = {"answer_mode": mode, "n_ctx": n_ctx}
+    if model is not None:
+        llm["model_path"] = model
+    service = Citewise.open(index, read_only=True, llm=llm)
     items = load_questions(questions)[:limit]
     rows, latencies = [], []
     for item in items:
@@ -140,10 +158,12 @@ def bench_quality(index: Path, questions: Path, *, limit: int, mode: str, n_ctx:
     summary = {
         key: mean(float(r[key]) if r[key] is not None else None for r in rows)
         for key in ("refused", "flagged", "cited", "citations_valid", "citation_precision",
-                    "consulted_precision", "token_f1", "numeric_match")
+                    "consulted_precision", "token_f1", "numeric_match", "valid_citation",
+                    "claim_support", "unsupported")
     }  # fmt: skip
     summary["latency_p50_s"] = statistics.median(latencies) if latencies else None
-    return {"mode": mode, "questions": len(rows), "summary": summary, "rows": rows}
+    model_name = model.name if model is not None else "bundled"
+    return {"mode": mode, "model": model_name, "questions": len(rows), "summary": summary, "rows": rows}
 
 
 def markdown(speed: list[dict[str, Any]], quality: dict[str, Any] | None) -> str:
@@ -161,7 +181,7 @@ def markdown(speed: list[dict[str, Any]], quality: dict[str, Any] | None) -> str
     if quality:
         lines += [
             "",
-            f"quality ({quality['mode']}, {quality['questions']} questions)",
+            f"quality ({quality.get('model', 'bundled')}, {quality['mode']}, {quality['questions']} questions)",
             "",
             "| metric | value |",
             "|---|---|",
@@ -197,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     quality = None
     if args.index is not None:
         questions = args.questions or shared_data() / "sec10q" / "qna_data.csv"
-        quality = bench_quality(args.index, questions, limit=args.limit, mode=args.mode, n_ctx=args.n_ctx)
+        model = args.model[-1] if args.model else None  # the same quality metrics for the GGUF given
+        quality = bench_quality(
+            args.index, questions, limit=args.limit, mode=args.mode, n_ctx=args.n_ctx, model=model
+        )
     path = write_result(
         "answer",
         {"load_average_at_end": os.getloadavg(), "speed": speed, "quality": quality},

@@ -7,8 +7,9 @@
   file, 1-based here like every page in citewise); ``doc`` is the filing's PDF name.
 - any JSONL in the documented format (``docs/eval-format.md``): ``question``, ``answer``, optional
   ``doc`` and ``page``.
-- :data:`SEC10Q_UNANSWERABLE`: questions we wrote that the 10-Q corpus cannot answer (other
-  companies, periods after the filings, facts no filing holds), for refusal behaviour.
+- :data:`SEC10Q_UNANSWERABLE` and :data:`FINANCEBENCH_UNANSWERABLE`: questions we wrote that the
+  filings cannot answer (other companies, periods no filing covers, facts no filing holds), for
+  refusal behaviour; ``unanswerable=True`` appends them with ``answer: null``.
 
     python -m bench.datasets sec10q            # counts by type, one example
     python -m bench.datasets financebench-dev
@@ -48,6 +49,74 @@ SEC10Q_UNANSWERABLE = (
 )
 
 
+# sec10q's reference answers end claims with "(SOURCE: 2022 Q3 AAPL.pdf)": not answer content.
+_SOURCE_NOTE = re.compile(r"\(?\s*SOURCES?(?:\(S\))?\s*:[^\n)]*\)?", re.IGNORECASE)
+
+
+def clean_sec10q_answer(text: str) -> str:
+    """A sec10q reference answer without its "(SOURCE: file.pdf)" annotations."""
+    return re.sub(r"[ \t]+", " ", _SOURCE_NOTE.sub(" ", text)).strip()
+
+
+# Questions about the FinanceBench-dev filings that they cannot answer, written in the analysts'
+# style of questions.jsonl and checked against the filings' text: companies with no filing in the
+# set, periods no filing of the company covers, and facts no filing discloses. Odd positions (1st,
+# 3rd...) are the tune half, even positions the confirmation half (see :func:`split_half`); the
+# split was fixed when the questions were written, before any gate scored them.
+FINANCEBENCH_UNANSWERABLE = (
+    # companies with no filing in the set
+    "What is PepsiCo's FY2021 inventory turnover ratio? Inventory turnover ratio is defined as: (FY2021 COGS) "
+    "/ (average inventory between FY2020 and FY2021). Round your answer to two decimal places.",
+    "What is the FY2022 capital expenditure amount (in USD millions) for Boeing? Give a response to the "
+    "question by relying on the details shown in the cash flow statement.",
+    "Using only the information within the balance sheet, how much total assets did Target have at the end "
+    "of FY2021? Answer in USD millions.",
+    "By drawing conclusions from the information stated only in the income statement, what is Home Depot's "
+    "FY2020 net income attributable to shareholders (in USD millions)?",
+    "Does Intel have an improving operating margin profile as of FY2022? If operating margin is not a useful "
+    "metric for a company like this, then state that and explain why.",
+    "According to the information provided in the statement of cash flows, what is the FY2021 free cash flow "
+    "(FCF) for Pfizer? FCF here is defined as: (cash from operations - capex). Answer in USD millions.",
+    "Which of Goldman Sachs's business segments had the lowest net revenue in 2021 Q1?",
+    "Is Coca-Cola a capital-intensive business based on FY2022 data?",
+    # periods no filing of the company covers
+    "What is Netflix's year end FY2022 total current liabilities (in USD millions)? Base your judgments on "
+    "the information provided primarily in the balance sheet.",
+    "What was 3M's FY2024 net income attributable to 3M (in USD millions)?",
+    "Using only the information within the balance sheet, how much total assets did Costco have at the end "
+    "of FY2023? Answer in USD millions.",
+    "By drawing conclusions from the information stated only in the income statement, what is Amazon's "
+    "FY2021 net income attributable to shareholders (in USD millions)?",
+    "Which of JPM's business segments had the lowest net revenue in the third quarter of 2021?",
+    "What is the FY2009 unadjusted EBITDA % margin for Netflix? Use the statement of income and the "
+    "statement of cash flows.",
+    "What was Microsoft's total revenue in FY2025 (in USD millions)?",
+    "When primarily referencing the income statement and the statement of financial position, what is the "
+    "FY2023 inventory turnover ratio for Nike?",
+    "What is Walmart's FY2023 total revenue (in USD millions)?",
+    "Has CVS Health paid dividends to common shareholders in Q1 of FY2024?",
+    # facts no filing discloses
+    "What was Costco's FY2021 revenue per square foot of warehouse space in Japan? Answer in USD.",
+    "How many Netflix streaming members were there in India at the end of FY2017?",
+    "What was the average hourly wage of Verizon's retail store employees in FY2022?",
+    "What was Corning's FY2022 revenue from sales to Apple? Answer in USD millions.",
+    "What was Activision Blizzard's FY2019 revenue from Call of Duty sales in China (in USD millions)?",
+    "What were Foot Locker's comparable-store sales in Germany for the first quarter of 2022?",
+    "What was General Mills's FY2020 market share in the US ready-to-eat cereal category, in percent?",
+    "How many Lunchables packs did Kraft Heinz sell in FY2019?",
+)
+
+
+def split_half(items: list[EvalItem], half: str) -> list[EvalItem]:
+    """``"tune"``: the 1st, 3rd, 5th... items; ``"confirm"``: the 2nd, 4th...; ``"all"``: every item.
+
+    Alternating positions keep each kind of question (by type, company or category) in both halves.
+    """
+    if half not in ("tune", "confirm", "all"):
+        raise ValueError(f"half must be 'tune', 'confirm' or 'all', got {half!r}")
+    return items if half == "all" else items[0 if half == "tune" else 1 :: 2]
+
+
 def sec10q_path() -> Path:
     """The sec10q question file under the shared data directory."""
     return shared_data() / "sec10q" / "qna_data.csv"
@@ -77,7 +146,7 @@ def load_sec10q(path: str | Path | None = None, *, unanswerable: bool = False) -
                 EvalItem(
                     id=f"sec10q-{n}",
                     question=row["Question"],
-                    answer=row.get("Answer") or "",
+                    answer=clean_sec10q_answer(row.get("Answer") or ""),
                     doc=_globs(row.get("Source Docs", "")),
                     type=SEC10Q_TYPES.get(row.get("Question Type", ""), row.get("Question Type", "")),
                 )
@@ -113,11 +182,12 @@ def _financebench_item(row: dict, n: int) -> EvalItem:
     )
 
 
-def load_financebench(path: str | Path | None = None) -> list[EvalItem]:
+def load_financebench(path: str | Path | None = None, *, unanswerable: bool = False) -> list[EvalItem]:
     """FinanceBench-dev as items: ``doc`` the gold filing's PDF, ``page`` its 1-based evidence pages.
 
     Args:
         path: The questions JSONL (default :func:`financebench_path`).
+        unanswerable: Append :data:`FINANCEBENCH_UNANSWERABLE` with ``answer=None``.
     """
     path = Path(path) if path is not None else financebench_path()
     try:
@@ -132,6 +202,11 @@ def load_financebench(path: str | Path | None = None) -> list[EvalItem]:
             items.append(_financebench_item(json.loads(line), n))
         except (KeyError, TypeError, ValueError) as e:
             raise DatasetError(f"{path}: line {n}: {e}") from e
+    if unanswerable:
+        items += [
+            EvalItem(id=f"financebench-none-{n}", question=q, answer=None, type="unanswerable")
+            for n, q in enumerate(FINANCEBENCH_UNANSWERABLE, start=1)
+        ]
     return items
 
 
@@ -140,7 +215,7 @@ def load_dataset(spec: str | Path, *, unanswerable: bool = False) -> list[EvalIt
     if str(spec) == "sec10q":
         return load_sec10q(unanswerable=unanswerable)
     if str(spec) == "financebench-dev":
-        return load_financebench()
+        return load_financebench(unanswerable=unanswerable)
     path = Path(spec)
     if path.suffix.lower() == ".csv":
         return load_sec10q(path, unanswerable=unanswerable)

@@ -249,9 +249,53 @@ SECTIONS: list[Section] = [
     ("ingest", "Ingestion (sec10q, reports)", _module_md("bench.ingest"), plot_ingest),
     ("graph_eval", "Graph extraction (Re-DocRED dev)", _module_md("bench.graph_eval"), plot_graph),
     ("retrieval", "Retrieval quality (sec10q) and latency", _retrieval_md, None),
+    (
+        "pages",
+        "Evidence pages (FinanceBench-dev) and the stage ablation on every set",
+        _module_md("bench.pages"),
+        None,
+    ),
+    ("pages_tuning", "Weights fitted on the tune halves", _module_md("bench.pages_tuning"), None),
     ("scale", "Retrieval scale: exact vs approximate FAISS", _module_md("bench.scale"), None),
     ("answer", "Answers: LLM speed and quality", _answer_md, plot_answer),
     ("eval", "`citewise eval` on sec10q: citations, refusals, answer overlap", markdown_eval, plot_eval),
+    ("refusal_calibration", "Refusal threshold, chosen on the tune half", _module_md("bench.refusal"), None),
+    (
+        "refusal",
+        "Refusals: answerable and unanswerable questions side by side",
+        _module_md("bench.refusal"),
+        None,
+    ),
+    (
+        "api",
+        "HTTP API: overhead over the library, 16 concurrent clients, folder sync",
+        _module_md("bench.api"),
+        None,
+    ),
+    (
+        "formats",
+        "Scanned pages and tables: OCR speed and accuracy, table cost",
+        _module_md("bench.formats"),
+        None,
+    ),
+    (
+        "answer_eval_extractive",
+        "Answers: extractive mode, claim checks",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
+    (
+        "answer_eval_llm",
+        "Answers: LLM with evidence packing and citation grammar",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
+    (
+        "answer_prompt_sizes",
+        "Answers: prompt size and first-token time, evidence vs window packing",
+        _module_md("bench.answer_eval"),
+        None,
+    ),
 ]
 
 

@@ -14,7 +14,9 @@ report shows all of it. Step output goes to ``bench/results/cache/logs/<step>.lo
 status is 1 when a step failed (the report is written all the same).
 
 Steps, in order (retrieval builds the cached sec10q index that scale, answer and eval reuse):
-ingest, graph, retrieval, scale, answer, eval. The ``eval`` step is ``citewise eval`` on sec10q:
+ingest, graph, retrieval, pages, scale, answer, eval, api. ``pages`` is the evidence-page benchmark
+on FinanceBench-dev and the stage ablation on every set (the quick set: the sample corpus only). The
+``eval`` step is ``citewise eval`` on sec10q:
 the scored sec10q questions plus questions the filings cannot answer, through the full service
 with the chosen GGUF model (citation validity, refusals, token F1, numeric match, TTFT).
 """
@@ -61,6 +63,12 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
         ["--data", "{data}", "--cache", "{cache}", "--sizes", "10000", "100000"],
     ),
     (
+        "pages",
+        "bench.pages",
+        ["--indexes", "{cache}", "--sets", "sample", "--variants", "plain", "--skip-langchain"],
+        ["--indexes", "{cache}"],
+    ),
+    (
         "scale",
         "bench.scale",
         ["--data", "{data}", "--cache", "{cache}", "--sizes", "10000", "--queries", "30"],
@@ -89,6 +97,7 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
         ["--eval-step", "--data", "{data}", "--index", "{index}", "--limit", "4"],
         ["--eval-step", "--data", "{data}", "--index", "{index}"],
     ),
+    ("api", "bench.api", ["--rounds", "3", "--per-client", "5", "--watch-trials", "3"], []),
 ]
 
 

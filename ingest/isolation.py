@@ -10,8 +10,9 @@ start-up cost (about a third of a second) is paid once, not per file.
 
 Small text-like files (plain text, Markdown, HTML) are read in-process: their parsers are
 pure Python, linear in the input, hold no native code and cannot decompress anything, so
-a process hop would cost more than the parse. PDF and DOCX (a zip archive) always go to
-the worker, as does any suffix registered by a user.
+a process hop would cost more than the parse (CSV too: the standard library's reader). PDF
+(with its OCR and table steps), DOCX, PPTX, XLSX, EPUB (zip archives) and e-mail (whose
+attachments may be any of these) always go to the worker, as does any suffix registered by a user.
 """
 
 from __future__ import annotations
@@ -30,17 +31,25 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.base import IngestError, LoadedDocument, LoaderError, TextBlock, UnsupportedFileError
+from ingest.base import (
+    ExtractOptions,
+    IngestError,
+    LoadedDocument,
+    LoaderError,
+    TextBlock,
+    UnsupportedFileError,
+)
 from ingest.loaders import check_readable_file, load_with, loader_for
 
 __all__ = ["ParserPool", "check_file_size", "load_isolated", "shutdown_default_pool"]
 
 logger = logging.getLogger(__name__)
 
-IN_PROCESS_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm"})
+IN_PROCESS_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm", ".csv"})
 IN_PROCESS_MAX_BYTES = 2 * 1024 * 1024
 _MB = 1024 * 1024
 _READY = "ready"
@@ -58,6 +67,7 @@ def load_isolated(
     max_pages: int | None = None,
     max_chars: int | None = None,
     max_file_mb: float | None = None,
+    options: ExtractOptions | None = None,
     pool: ParserPool | None = None,
 ) -> LoadedDocument:
     """Read one file like :func:`ingest.loaders.load_document`, but safely.
@@ -69,6 +79,8 @@ def load_isolated(
         max_pages: Read at most this many pages (PDF).
         max_chars: Keep at most this many characters.
         max_file_mb: Refuse files larger than this before parsing (None: no limit).
+        options: OCR and table extraction switches and limits (None: the defaults). OCR runs
+            within ``timeout_s``: give it room (``app.container`` adds ``ocr_timeout_s``).
         pool: The worker pool to use; None uses a shared pool of one worker.
 
     Raises:
@@ -85,9 +97,15 @@ def load_isolated(
     check_readable_file(path)
     size = check_file_size(path, max_file_mb)
     if path.suffix.lower() in IN_PROCESS_SUFFIXES and size <= IN_PROCESS_MAX_BYTES:
-        return load_with(loader, path, max_pages=max_pages, max_chars=max_chars)
+        return load_with(loader, path, max_pages=max_pages, max_chars=max_chars, options=options)
     spec = f"{type(loader).__module__}:{type(loader).__qualname__}"
-    job = {"path": str(path), "loader": spec, "max_pages": max_pages, "max_chars": max_chars}
+    job = {
+        "path": str(path),
+        "loader": spec,
+        "max_pages": max_pages,
+        "max_chars": max_chars,
+        "options": asdict(options) if options is not None else None,
+    }
     return (pool or _shared_pool()).run(job, timeout_s=timeout_s, memory_mb=memory_mb)
 
 
@@ -290,13 +308,15 @@ def _document_to_dict(document: LoadedDocument) -> dict[str, Any]:
     return {
         "path": str(document.path),
         "file_type": document.file_type,
-        "blocks": [[b.text, b.page, b.section] for b in document.blocks],
+        "blocks": [[b.text, b.page, b.section, b.kind, b.ocr, b.row_step] for b in document.blocks],
         "title": document.title,
         "author": document.author,
         "created": document.created,
         "modified": document.modified,
         "pages": document.pages,
         "warnings": list(document.warnings),
+        "attachments": [_document_to_dict(a) for a in document.attachments],
+        "failed_attachments": [list(f) for f in document.failed_attachments],
     }
 
 
@@ -304,13 +324,18 @@ def _document_from_dict(data: dict[str, Any]) -> LoadedDocument:
     return LoadedDocument(
         path=Path(data["path"]),
         file_type=str(data["file_type"]),
-        blocks=tuple(TextBlock(text=t, page=p, section=s) for t, p, s in data["blocks"]),
+        blocks=tuple(
+            TextBlock(text=t, page=p, section=s, kind=k, ocr=bool(o), row_step=int(r))
+            for t, p, s, k, o, r in data["blocks"]
+        ),
         title=data["title"],
         author=data["author"],
         created=data["created"],
         modified=data["modified"],
         pages=data["pages"],
         warnings=tuple(data["warnings"]),
+        attachments=tuple(_document_from_dict(a) for a in data.get("attachments", ())),
+        failed_attachments=tuple((str(n), str(r)) for n, r in data.get("failed_attachments", ())),
     )
 
 
@@ -341,7 +366,10 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         with _job_limits(int(job["memory_mb"]), float(job["timeout_s"])):
             loader = _build_loader(str(job["loader"]))
-            document = load_with(loader, path, max_pages=job["max_pages"], max_chars=job["max_chars"])
+            options = ExtractOptions(**job["options"]) if job.get("options") else None
+            document = load_with(
+                loader, path, max_pages=job["max_pages"], max_chars=job["max_chars"], options=options
+            )
         return {"ok": True, "document": _document_to_dict(document)}
     except MemoryError:
         return {"ok": False, "kind": "memory", "recycle": True}

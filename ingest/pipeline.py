@@ -5,8 +5,11 @@ the current one is embedded, so on a multi-core machine the wall time tends to t
 Each document commits on its own: a failure or a crash loses at most the document in flight.
 Graph extraction runs after each document is stored, or (``graph_worker=True``) in a worker
 process overlapped with embedding, which also confines a crash or hang of the extractor to one
-document. The worker is off by default: on two cores the embedder already uses both, and the
-overlap measured no faster than extracting in turn (bench.ingest --graph-only).
+document (:mod:`ingest.graph_step`). The pipeline's own default is in-process; the service turns
+the worker on (settings ``graph.worker``) for runs of at least ``graph.worker_min_mb`` of files,
+below which starting it costs more than the overlap saves. A document is recorded with its
+graph ``pending`` until its graph is written, so one whose extraction did not happen is never
+taken for done (``citewise doctor`` reports it and ``--repair`` builds it).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from graph.base import DocumentGraph, ExtractionError, GraphExtractor, GraphStore
-from graph.extract.worker import ExtractionWorker, can_run_in_worker
+from graph.base import GraphExtractor, GraphStore
 from ingest.base import IngestError, LoadedDocument
 from ingest.chunking import DocumentInfo, TokenChunker
 from ingest.discovery import discover
+from ingest.graph_step import GraphStep, open_worker, total_bytes
+from ingest.members import kept_member, members
 from retrieval.base import Chunk, Embedder
-from retrieval.vectorstores.docstore import DocumentRecord, now
+from retrieval.vectorstores.docstore import DocumentRecord, graph_extra, now
 from retrieval.vectorstores.faiss_store import FaissVectorStore
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,7 @@ class _Read:
     chunks: list[Chunk]
     children: list[Chunk]
     t0: float
+    container: Path | None = None  # the file an attachment came in (its path is container/name)
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,10 @@ class IngestPipeline:
         graph_worker_min_bytes: Runs whose files to ingest total less stay in-process: starting the
             worker (a process loading spaCy, ~2-3 s) costs more than overlapping a few small files saves.
         graph_timeout_s / graph_timeout_per_chunk_s: Time limit of one document's extraction in
-            the worker; past it the worker is stopped and the document is stored without a graph.
+            the worker; past it the worker is stopped and the document is stored with its graph
+            pending (``citewise doctor --repair`` builds it).
+        contextual_headers: Embed each child with a short header naming its document and page
+            heading (``ingest.context``); the stored text stays the document's own.
     """
 
     def __init__(
@@ -163,6 +171,7 @@ class IngestPipeline:
         graph_worker_min_bytes: int = 0,
         graph_timeout_s: float = 120.0,
         graph_timeout_per_chunk_s: float = 1.0,
+        contextual_headers: bool = False,
     ) -> None:
         if (extractor is None) != (graph_store is None):
             raise ValueError("extractor and graph_store go together: give both or neither")
@@ -175,6 +184,7 @@ class IngestPipeline:
         self.prefetch = max(1, prefetch)
         self.graph_worker, self.graph_worker_min_bytes = graph_worker, graph_worker_min_bytes
         self.graph_timeout_s, self.graph_timeout_per_chunk_s = graph_timeout_s, graph_timeout_per_chunk_s
+        self.contextual_headers = contextual_headers
         self._seen: dict[Path, tuple[int, int]] = {}  # (size, mtime_ns) when a file was hashed
         self._last_save = time.monotonic()
 
@@ -199,7 +209,15 @@ class IngestPipeline:
         todo = self._triage(files, report, notify)
         self._last_save = time.monotonic()
         with self._open_graph_worker(todo, graph) as worker:
-            self._ingest_all(todo, graph, worker, report, notify)
+            step = GraphStep(
+                extractor=self.extractor,
+                graph_store=self.graph_store,
+                docstore=self.store.docstore,
+                build=graph,
+                worker=worker,
+                add_time=report.add_time,
+            )
+            self._ingest_all(todo, step, report, notify)
         if prune:
             report.outcomes += self.prune(roots, keep={str(f) for f in files})
         self.save(report)
@@ -263,12 +281,7 @@ class IngestPipeline:
         return self.load(path)
 
     def _ingest_all(
-        self,
-        todo: list[tuple[Path, str]],
-        graph: bool,
-        worker: ExtractionWorker | None,
-        report: IngestReport,
-        notify: ProgressFn,
+        self, todo: list[tuple[Path, str]], graph: GraphStep, report: IngestReport, notify: ProgressFn
     ) -> None:
         """Each file in turn. With a worker, a file's graph is extracted while it is embedded and
         stored (and while the next file is), and written once the file is committed."""
@@ -276,34 +289,40 @@ class IngestPipeline:
         for path, content_hash, future in self._prefetched(todo):
             t0 = time.perf_counter()
             step = self._guarded(path, t0, self._read, path, content_hash, future, report)
-            in_worker = (
-                isinstance(step, _Read) and worker is not None and graph and self._submit(step, worker)
-            )
-            if isinstance(step, _Read):
-                step = self._guarded(path, t0, self._store, step, report)
-            if in_worker:
-                queued.append(step)
-            while len(queued) > (1 if in_worker else 0):  # keep the worker one file ahead
-                self._done(self._collect(queued.popleft(), worker, report), report, notify)
-            if not in_worker:
-                done = (
-                    step if isinstance(step, FileOutcome) else self._finish_graph(step, None, report, graph)
-                )
-                self._done(done, report, notify)
+            steps = [step, *members(self, step, report)] if isinstance(step, _Read) else [step]
+            for item in steps:
+                self._process(item, graph, queued, report, notify)
         while queued:
-            self._done(self._collect(queued.popleft(), worker, report), report, notify)
+            self._done(self._collect(queued.popleft(), graph), report, notify)
 
-    def _collect(
-        self, state: _Staged | FileOutcome, worker: ExtractionWorker | None, report: IngestReport
-    ) -> FileOutcome:
+    def _process(
+        self,
+        step: _Read | FileOutcome,
+        graph: GraphStep,
+        queued: deque[_Staged | FileOutcome],
+        report: IngestReport,
+        notify: ProgressFn,
+    ) -> None:
+        """Store one read document (a file, or an attachment of one) and see its graph written."""
+        in_worker = isinstance(step, _Read) and graph.submit(step.doc_id, step.children)
+        result: _Staged | FileOutcome = (
+            self._guarded(step.path, step.t0, self._store, step, graph.new_status, report)
+            if isinstance(step, _Read)
+            else step
+        )
+        if in_worker:
+            queued.append(result)
+        while len(queued) > (1 if in_worker else 0):  # keep the worker one file ahead
+            self._done(self._collect(queued.popleft(), graph), report, notify)
+        if not in_worker:
+            done = result if isinstance(result, FileOutcome) else self._finish_graph(result, graph, False)
+            self._done(done, report, notify)
+
+    def _collect(self, state: _Staged | FileOutcome, graph: GraphStep) -> FileOutcome:
         """The worker's graph for a stored file, written; a file that failed meanwhile drops it."""
         if isinstance(state, _Staged):
-            return self._finish_graph(state, worker, report, True)
-        try:
-            assert worker is not None
-            worker.result()
-        except ExtractionError:
-            pass  # the file failed before it was stored: it has no graph to write
+            return self._finish_graph(state, graph, True)
+        graph.discard()  # the file failed before it was stored: it has no graph to write
         return state
 
     def _done(self, outcome: FileOutcome, report: IngestReport, notify: ProgressFn) -> None:
@@ -341,11 +360,25 @@ class IngestPipeline:
         chunks, children = self._chunk(doc, path, doc_id_for(path), content_hash, report)
         return _Read(path, doc_id_for(path), content_hash, doc, chunks, children, t0)
 
-    def _store(self, read: _Read, report: IngestReport) -> _Staged:
-        """Embed, then replace the document in the docstore, FAISS and BM25."""
-        vectors = self._embed(read.children, report)
+    def _store(self, read: _Read, graph_status: str, report: IngestReport) -> _Staged:
+        """Embed, then replace the document in the docstore (with its graph status), FAISS and BM25."""
+        texts = [c.text for c in read.children]
+        if self.contextual_headers:
+            from ingest.context import ContextualHeaders
+
+            headers = ContextualHeaders(
+                read.doc,
+                read.path.name,
+                count_tokens=self.embedder.count_tokens,
+                max_tokens=self.embedder.max_seq_length,
+            )
+            texts = [headers.text(c) for c in read.children]
+        vectors = self._embed(texts, report)
         existed = self.store.docstore.document(read.doc_id) is not None
-        record = self._record(read.doc, read.path, read.doc_id, read.content_hash, read.chunks)
+        record = self._record(
+            read.doc, read.path, read.doc_id, read.content_hash, read.chunks, read.container
+        )
+        record = replace(record, extra=graph_extra(graph_status))
         t1 = time.perf_counter()
         self.store.replace_document(record, read.chunks, vectors)
         if self.keyword_index is not None:
@@ -371,6 +404,12 @@ class IngestPipeline:
         if before is not None and (st.st_size, st.st_mtime_ns) != before:
             raise IngestError("file changed while being read; the next ingest reads it again", path)
 
+    def chunk(
+        self, doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, report: IngestReport
+    ) -> tuple[list[Chunk], list[Chunk]]:
+        """Split a loaded document into its (parents + children, children); raises IngestError if empty."""
+        return self._chunk(doc, path, doc_id, content_hash, report)
+
     def _chunk(
         self, doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, report: IngestReport
     ) -> tuple[list[Chunk], list[Chunk]]:
@@ -392,18 +431,23 @@ class IngestPipeline:
             raise IngestError("no text to index (empty, or nothing extractable)", path)
         return chunks, children
 
-    def _embed(self, children: list[Chunk], report: IngestReport) -> Any:
+    def _embed(self, texts: list[str], report: IngestReport) -> Any:
         t0 = time.perf_counter()
-        vectors = self.embedder.embed([c.text for c in children])
+        vectors = self.embedder.embed(texts)
         report.add_time("embed", time.perf_counter() - t0)
-        report.embedded += len(children)
+        report.embedded += len(texts)
         return vectors
 
     @staticmethod
     def _record(
-        doc: LoadedDocument, path: Path, doc_id: str, content_hash: str, chunks: list[Chunk]
+        doc: LoadedDocument,
+        path: Path,
+        doc_id: str,
+        content_hash: str,
+        chunks: list[Chunk],
+        container: Path | None = None,
     ) -> DocumentRecord:
-        st = path.stat()
+        st = (container or path).stat()  # an attachment has no file of its own: its container's
         return DocumentRecord(
             doc_id=doc_id,
             source=str(path),
@@ -424,42 +468,22 @@ class IngestPipeline:
 
     def _open_graph_worker(self, todo: list[tuple[Path, str]], graph: bool) -> Any:
         """A started extraction worker for this run, or a null context when extraction stays in-process."""
-        if not (todo and graph and self.extractor is not None and self.graph_store is not None):
+        if not (todo and graph and self.graph_worker and self.graph_store is not None):
             return contextlib.nullcontext(None)
-        if not (self.graph_worker and can_run_in_worker(self.extractor)):
-            return contextlib.nullcontext(None)
-        if self.graph_worker_min_bytes and _total_bytes(todo) < self.graph_worker_min_bytes:
-            return contextlib.nullcontext(None)
-        assert self.extractor is not None
-        try:
-            worker = ExtractionWorker(
-                self.extractor, timeout_s=self.graph_timeout_s, per_unit_s=self.graph_timeout_per_chunk_s
-            )
-            worker.start()  # its model loads while the first file is parsed and embedded
-        except (ExtractionError, OSError) as e:
-            log.info("graph extraction stays in-process: %s", e)
-            return contextlib.nullcontext(None)
-        return worker
+        return open_worker(
+            self.extractor,
+            total_bytes([path for path, _ in todo]),
+            min_bytes=self.graph_worker_min_bytes,
+            timeout_s=self.graph_timeout_s,
+            per_unit_s=self.graph_timeout_per_chunk_s,
+        )
 
-    def _submit(self, read: _Read, worker: ExtractionWorker) -> bool:
-        """Hand a chunked document to the worker; False (extract in-process) when it cannot take it."""
-        if self.extractor is None or self.graph_store is None:
-            return False
-        try:
-            worker.submit(read.doc_id, read.children)
-        except (ExtractionError, OSError) as e:
-            log.warning("graph worker unavailable, extracting in-process doc_id=%s: %s", read.doc_id, e)
-            return False
-        return True
-
-    def _finish_graph(
-        self, staged: _Staged, worker: ExtractionWorker | None, report: IngestReport, graph: bool
-    ) -> FileOutcome:
+    def _finish_graph(self, staged: _Staged, graph: GraphStep, in_worker: bool) -> FileOutcome:
         """Write a stored document's graph (from the worker, or extracted here) and confirm it."""
         outcome = staged.outcome
         try:
-            entities, notes = self._graph(staged, worker, graph, report)
-        except Exception as e:  # the graph store failed: the document is stored, its graph is not
+            written = graph.write(staged.doc_id, staged.children, in_worker=in_worker)
+        except Exception as e:  # the graph store failed: the document is stored, its graph pending
             log.exception("graph write failed doc_id=%s", staged.doc_id)
             return replace(
                 outcome,
@@ -469,42 +493,10 @@ class IngestPipeline:
             )
         return replace(
             outcome,
-            entities=entities,
-            warnings=outcome.warnings + tuple(notes),
+            entities=written.entities,
+            warnings=outcome.warnings + tuple(written.notes),
             seconds=time.perf_counter() - staged.t0,
         )
-
-    def _graph(
-        self, staged: _Staged, worker: ExtractionWorker | None, graph: bool, report: IngestReport
-    ) -> tuple[int, list[str]]:
-        if self.graph_store is None or (self.extractor is None and worker is None):
-            return 0, []
-        doc_id = staged.doc_id
-        if not graph:
-            self.graph_store.delete_document(doc_id)  # a stale graph of an older version must not stay
-            return 0, []
-        t0 = time.perf_counter()
-        try:
-            if worker is not None:
-                result = worker.result()
-                extracted, extract_s = result.graph, result.seconds
-                report.add_time("graph_wait", time.perf_counter() - t0)
-            else:
-                assert self.extractor is not None
-                extracted = self.extractor.extract(doc_id, staged.children)
-                extract_s = time.perf_counter() - t0
-            report.add_time("graph_extract", extract_s)
-        except Exception as e:  # this document goes without a graph (and says why); the run goes on
-            reason = str(e) if isinstance(e, ExtractionError) else f"{type(e).__name__}: {e}"
-            log.warning("graph extraction failed doc_id=%s: %s", doc_id, reason)
-            extracted = DocumentGraph(doc_id=doc_id, notes=[f"graph extraction failed: {reason}"])
-        t1 = time.perf_counter()
-        self.graph_store.upsert_document(extracted)  # also drops an older version's graph
-        report.add_time("graph_store", time.perf_counter() - t1)
-        self.store.docstore.set_entity_count(
-            doc_id, len(extracted.entities), {"graph_notes": extracted.notes}
-        )
-        return len(extracted.entities), list(extracted.notes)
 
     def forget(self, doc_id: str) -> bool:
         """Remove a document from every index; True when it was there."""
@@ -521,7 +513,7 @@ class IngestPipeline:
         for record in self.store.docstore.documents():
             source = Path(record.source)
             under = any(source == r or source.is_relative_to(r) for r in roots)
-            if under and record.source not in keep and not source.exists():
+            if under and record.source not in keep and not source.exists() and not kept_member(source, keep):
                 self.forget(record.doc_id)
                 outcomes.append(FileOutcome(record.source, "removed", "file no longer exists"))
         return outcomes
@@ -532,12 +524,3 @@ class IngestPipeline:
         self.store.persist()
         if report is not None:
             report.add_time("save", time.perf_counter() - t0)
-
-
-def _total_bytes(todo: Sequence[tuple[Path, str]]) -> int:
-    """Bytes of the files of a run (files that vanished count 0: they will fail on their own)."""
-    total = 0
-    for path, _ in todo:
-        with contextlib.suppress(OSError):
-            total += path.stat().st_size
-    return total

@@ -54,6 +54,7 @@ class Chunk:
     modified: str | None = None
     kind: ChunkKind = "child"
     n_tokens: int = 0
+    ocr: bool = False  # text recognised from a page image (no text layer), not read from one
 
     def metadata(self) -> dict[str, Any]:
         """All fields but the text, as a flat dict (the LangChain ``Document.metadata``)."""
@@ -72,6 +73,13 @@ class Chunk:
         """Rebuild a chunk from ``text`` and a metadata dict made by :meth:`metadata`."""
         known = {k: metadata[k] for k in cls.__dataclass_fields__ if k in metadata and k != "text"}
         return cls(text=text, **known)
+
+    def location_label(self) -> str:
+        """Where the chunk sits, as its document counts: ``"p. 3"``, ``"slide 2"``, ``"sheet S, rows 2-9"``,
+        ``"chapter 4"``, ``"message"`` (with ``" (OCR)"`` for recognised text; ``""`` when unknown)."""
+        from retrieval.locations import location_label
+
+        return location_label(self.file_type, self.page_start, self.page_end, self.section, ocr=self.ocr)
 
     def page_label(self) -> str:
         """Human form of the page span: ``"p. 3"``, ``"pp. 3-4"`` or ``""`` when unpaged."""

@@ -18,12 +18,28 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from retrieval.base import Embedder, Hit, RetrievalResult, Retriever
+from retrieval.boilerplate import boilerplate_reason, repeated_lines, strip_repeated
+from retrieval.citation_grammar import citation_gbnf, citation_schema, render_cited_json
+from retrieval.claims import ClaimCheck, check_hits, rewritten_text, strict_rewrite
+from retrieval.evidence import prompt_budget, select_evidence
 from retrieval.llm.base import LLM, LLMError, Message
-from retrieval.prompts import REFUSAL, PromptSource, condense_messages, pack_sources
+from retrieval.locations import location_label
+from retrieval.prompts import (
+    REFUSAL,
+    PackedPrompt,
+    PromptSource,
+    answer_messages,
+    condense_messages,
+    pack_sources,
+)
+from retrieval.refusal import RefusalGate
+from retrieval.refusal import unknown_terms as unknown_terms  # its old home, still importable
 
 logger = logging.getLogger(__name__)
 
 AnswerMode = Literal["llm", "extractive"]
+Packing = Literal["evidence", "window"]
+ClaimMode = Literal["mark", "strict", "off"]
 Turn = tuple[str, str]
 """One earlier exchange: (question, answer text)."""
 
@@ -39,14 +55,18 @@ class Citation:
     page_start: int | None
     page_end: int | None
     snippet: str
+    file_type: str = ""
+    section: str = ""
+    ocr: bool = False
+
+    def location(self) -> str:
+        """Where in the file: ``"p. 3"``, ``"slide 2"``, ``"sheet S, rows 2-9"``, ``"chapter 4"``, ``"message"``."""
+        return location_label(self.file_type, self.page_start, self.page_end, self.section, ocr=self.ocr)
 
     def label(self) -> str:
-        """``"report.pdf p. 3"``-style reference."""
-        if self.page_start is None:
-            return self.file_name
-        if self.page_end is None or self.page_end == self.page_start:
-            return f"{self.file_name} p. {self.page_start}"
-        return f"{self.file_name} pp. {self.page_start}-{self.page_end}"
+        """``"report.pdf p. 3"``-style reference (``"deck.pptx slide 2"``, ``"book.xlsx sheet S, rows 2-9"``)."""
+        location = self.location()
+        return f"{self.file_name} {location}" if location else self.file_name
 
 
 @dataclass(frozen=True)
@@ -55,7 +75,8 @@ class Answer:
 
     ``citations`` are the sources the text actually cites. When it cites none, ``flagged`` is set
     and ``consulted`` lists the top sources the model was given, so a reader can still check them.
-    ``hits[n - 1]`` is the hit behind citation ``n``.
+    ``hits[n - 1]`` is the hit behind citation ``n``. ``claims`` holds the claim check of each
+    answer sentence (:mod:`retrieval.claims`); ``supported`` is False when any cited claim failed.
     """
 
     question: str
@@ -69,6 +90,12 @@ class Answer:
     notes: tuple[str, ...] = ()
     filter: dict[str, Any] | None = None
     consulted: tuple[Citation, ...] = ()
+    claims: tuple[ClaimCheck, ...] = ()
+
+    @property
+    def supported(self) -> bool:
+        """Every checked sentence holds up against the source it cites."""
+        return all(c.supported for c in self.claims)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (hits reduced to chunk id, file, pages and score)."""
@@ -76,14 +103,16 @@ class Answer:
             "question": self.question,
             "standalone_question": self.standalone_question,
             "text": self.text,
-            "citations": [asdict(c) for c in self.citations],
-            "consulted": [asdict(c) for c in self.consulted],
+            "citations": [{**asdict(c), "location": c.location()} for c in self.citations],
+            "consulted": [{**asdict(c), "location": c.location()} for c in self.consulted],
             "refused": self.refused,
             "flagged": self.flagged,
             "mode": self.mode,
             "notes": list(self.notes),
             "filter": self.filter,
             "hits": [_hit_summary(h) for h in self.hits],
+            "claims": [c.to_dict() for c in self.claims],
+            "supported": self.supported,
         }
 
 
@@ -206,11 +235,6 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for unit in units for s in _SENTENCE_END.split(unit) if s.strip()]
 
 
-def _is_heading(text: str) -> bool:
-    """All-caps lines without figures (report and table titles) answer nothing."""
-    return not any(c.islower() or c.isdigit() for c in text)
-
-
 def _stems(text: str) -> set[str]:
     # A crude stem (first four letters) so "marry" meets "married" without a stemmer.
     return {w.lower()[:4] for w in _WORD.findall(text)}
@@ -241,6 +265,9 @@ def make_citation(n: int, hit: Hit, claim: str = "") -> Citation:
         page_start=pages_of.page_start,
         page_end=pages_of.page_end,
         snippet=snippet,
+        file_type=chunk.file_type,
+        section=pages_of.section,
+        ocr=pages_of.ocr,
     )
 
 
@@ -297,6 +324,7 @@ def last_entity(turns: Sequence[Turn]) -> str | None:
 
 
 _GENDERED = {"he", "she", "him", "his", "her", "hers"}
+_FEMININE = {"she", "her", "hers"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -310,38 +338,24 @@ def _person_finder() -> Callable[[str], list[str]] | None:
     return lambda text: [e.text for e in nlp(text[:5000]).ents if e.label_ == "PERSON"]
 
 
-def last_person(turns: Sequence[Turn]) -> str | None:
-    """The person a "he"/"she" follow-up most likely means: the last question's, else its answer's first."""
+def recent_people(turns: Sequence[Turn], limit: int = 2) -> list[str]:
+    """People a "he"/"she" follow-up may mean, likeliest first, at most ``limit``.
+
+    The last question's people (the last named first), then its answer's in order, then earlier
+    turns the same way. A name inside one already listed ("Curie" after "Marie Curie") is that person.
+    """
     find = _person_finder()
     if find is None:
-        return None
+        return []
+    people: list[str] = []
     for asked, answered in reversed(turns):
-        for text, pick in ((asked, -1), (answered, 0)):
-            people = find(text)
-            if people:
-                return people[pick]
-    return None
-
-
-# Names (capitalized, 4+ letters, or acronyms) and years: the words a question cannot do without.
-_KEY_TERM = re.compile(r"\b(?:[A-Z][\w&-]{3,}|(?:19|20)\d{2})\b")
-
-
-def unknown_terms(question: str, knows: Callable[[str], bool]) -> list[str]:
-    """Names and years in ``question`` that ``knows`` (the corpus vocabulary) has never seen.
-
-    The question's first word is skipped (capitalized because it starts the sentence, and often a
-    verb such as "Summarize"), as are question words. Possessives are stripped ("Tesla's").
-    """
-    missing: list[str] = []
-    first = re.match(r"\W*(\w+)", question)
-    for match in _KEY_TERM.finditer(question):
-        term = match.group(0)
-        if (first and match.start() == first.start(1)) or term.lower() in _NOT_NAMES:
-            continue
-        if term not in missing and not knows(term):
-            missing.append(term)
-    return missing
+        for name in [*reversed(find(asked)), *find(answered)]:
+            words = set(name.split())
+            if not any(words <= set(p.split()) or set(p.split()) <= words for p in people):
+                people.append(name)
+            if len(people) == limit:
+                return people
+    return people
 
 
 def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
@@ -354,18 +368,23 @@ def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
         return question
     tokens = re.findall(r"\w+|\W+", question)
     # "her husband" after "Who founded the institute?" means the founder, not the institute.
-    gendered = any(t.lower() in _GENDERED for t in tokens)
-    entity = (last_person(turns) if gendered else None) or last_entity(turns)
+    gendered = [t.lower() for t in tokens if t.lower() in _GENDERED]
+    people = recent_people(turns) if gendered else []
+    entity = (people[0] if people else None) or last_entity(turns)
+    # "When did she marry him?": the pronoun of the other gender is a second person, the next named.
+    other = next((p for p in people if p != entity), None)
+    first_feminine = bool(gendered) and gendered[0] in _FEMININE
     replaced = False
     for i, token in enumerate(tokens):
         low = token.lower()
-        if entity is None or low not in _POSSESSIVE | _PERSONAL:
+        referent = other if low in _GENDERED and (low in _FEMININE) != first_feminine else entity
+        if referent is None or low not in _POSSESSIVE | _PERSONAL:
             continue
         following = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 1] == " " else ""
         if low in _POSSESSIVE and (low != "her" or following[:1].isalpha()):
-            tokens[i] = f"{entity}'s"
+            tokens[i] = f"{referent}'s"
         else:
-            tokens[i] = entity
+            tokens[i] = referent
         replaced = True
     if replaced:
         return "".join(tokens)
@@ -391,10 +410,7 @@ def extractive_sentences(
     Similarity is cosine over ``embedder`` vectors, or word overlap without an embedder. Sentences
     within 0.15 of the best score are kept, at most ``max_sentences``, best first.
     """
-    pool: list[tuple[int, str]] = []
-    for n, hit in enumerate(hits, start=1):
-        pool.extend((n, s) for s in split_sentences(hit.answer_text) if len(s) >= 20 and not _is_heading(s))
-    pool = pool[:400]
+    pool = _answer_like_sentences(hits)[:400]
     if not pool:
         return []
     if embedder is not None:
@@ -411,6 +427,26 @@ def extractive_sentences(
         if pool[i][1] not in (s for _, s in picked):
             picked.append(pool[i])
     return picked
+
+
+def _answer_like_sentences(hits: Sequence[Hit]) -> list[tuple[int, str]]:
+    """(source number, sentence) of every sentence that could answer: page furniture left out.
+
+    Running lines (recurring on two pages of one document among the hits), headings, contents
+    lines and capitals-only lines are removed (:mod:`retrieval.boilerplate`).
+    """
+    running = repeated_lines(
+        (h.chunk.file_name, c.page_start, c.text)
+        for h in hits
+        for c in ((h.chunk,) if h.parent is None else (h.chunk, h.parent))
+    )
+    pool: list[tuple[int, str]] = []
+    for n, hit in enumerate(hits, start=1):
+        for sentence in split_sentences(hit.answer_text):
+            sentence = strip_repeated(sentence, running)
+            if len(sentence) >= 20 and boilerplate_reason(sentence) is None:
+                pool.append((n, sentence))
+    return pool
 
 
 # --- the chain --------------------------------------------------------------------------------
@@ -443,6 +479,7 @@ class _Context:
             notes=tuple(self.notes),
             filter=self.filter,
             consulted=tuple(flags.get("consulted", ())),
+            claims=tuple(flags.get("claims", ())),
         )
 
 
@@ -457,17 +494,32 @@ class AnswerChain:
         max_tokens: Longest generated answer.
         temperature: Sampling temperature of answers (0: greedy).
         seed: Sampling seed.
-        min_relevance: Refuse, without calling the LLM, when the retriever's best relevance is lower.
+        min_relevance: Refuse, without calling the LLM, when the retriever's best relevance is lower
+            (used only when ``gate`` is None).
         history_turns: Earlier exchanges used to condense a follow-up (0: none).
         answer_mode: ``llm`` or ``extractive``; ``llm`` without a model answers extractively.
         extractive_sentences: Sentences in an extractive answer.
         consulted_sources: Sources listed as consulted when the model cites nothing.
         attribution_min_support: Share of an uncited answer's words one source must contain for
             citewise to cite that source itself (see :meth:`_attribute`).
-        corpus_knows: Whether a word occurs anywhere in the indexed documents (the BM25
-            vocabulary). A question naming a name or year the corpus never mentions ("Tesla's
-            revenue" over filings of five other companies) is refused without the LLM: retrieval
-            would find the nearest other company, and a small model would answer about that one.
+        corpus_knows: The literal spelling check's vocabulary (see
+            :func:`retrieval.refusal.unknown_terms`), used only when ``gate`` is None.
+        gate: Decides refusals before the model runs (relevance, uncovered periods, names no
+            evidence carries; see :mod:`retrieval.refusal`). None builds one from
+            ``min_relevance`` and ``corpus_knows`` without coverage checks.
+        packing: ``evidence``: the prompt carries the sentences of each source that answer the
+            question, within :meth:`prompt_budget` (a target time to first token times the
+            model's prompt speed); ``window``: whole sources packed up to the context window (the
+            behaviour before evidence packing, kept to measure against).
+        target_ttft_s: Time to first token the evidence budget aims at.
+        prompt_tokens_per_s: The model's prompt speed; None measures it once per model load.
+        min_prompt_tokens: The budget never goes below this (a slow machine still gets evidence).
+        citation_grammar: Constrain the answer so every sentence cites a source given (or the
+            answer is the refusal): a GBNF grammar on llama.cpp, JSON structured output on servers
+            that offer only that, checks after generation elsewhere.
+        claim_check: ``mark``: unsupported sentences are marked in :attr:`Answer.claims`;
+            ``strict``: they are also replaced by the source sentence that best says what they
+            tried to (the answer then arrives whole instead of streamed); ``off``.
     """
 
     def __init__(
@@ -487,6 +539,13 @@ class AnswerChain:
         consulted_sources: int = 3,
         attribution_min_support: float = 0.8,
         corpus_knows: Callable[[str], bool] | None = None,
+        gate: RefusalGate | None = None,
+        packing: Packing = "window",
+        target_ttft_s: float = 2.0,
+        prompt_tokens_per_s: float | None = None,
+        min_prompt_tokens: int = 600,
+        citation_grammar: bool = False,
+        claim_check: ClaimMode = "mark",
     ) -> None:
         if n_ctx_budget is not None and n_ctx_budget < 64:
             raise ValueError(f"n_ctx_budget must be at least 64 tokens, got {n_ctx_budget}")
@@ -502,10 +561,23 @@ class AnswerChain:
             )
         if not 0 < attribution_min_support <= 1:
             raise ValueError(f"attribution_min_support must be in (0, 1], got {attribution_min_support}")
+        if packing not in ("evidence", "window") or claim_check not in ("mark", "strict", "off"):
+            raise ValueError(f"bad packing={packing!r} or claim_check={claim_check!r}")
+        if target_ttft_s <= 0 or (prompt_tokens_per_s is not None and prompt_tokens_per_s <= 0):
+            raise ValueError(f"bad target_ttft_s={target_ttft_s} prompt_tokens_per_s={prompt_tokens_per_s}")
+        self.packing: Packing = packing
+        self.target_ttft_s = target_ttft_s
+        self.prompt_tokens_per_s = prompt_tokens_per_s
+        self.min_prompt_tokens = min_prompt_tokens
+        self.citation_grammar = citation_grammar
+        self.claim_check: ClaimMode = claim_check
         self.retriever = retriever
         self.llm = llm
         self.attribution_min_support = attribution_min_support
         self.corpus_knows = corpus_knows
+        self.gate = gate or RefusalGate(
+            min_relevance=min_relevance, knows=corpus_knows, check_periods=False, check_names=False
+        )
         self.embedder = embedder
         self.n_ctx_budget = n_ctx_budget
         self.max_tokens = max_tokens
@@ -549,7 +621,7 @@ class AnswerChain:
         notes.extend(result.notes)
         ctx = _Context(question, standalone, tuple(result.hits), mode, result.filter, notes)
         yield Retrieved(standalone, ctx.hits)
-        if self._refuse(result, notes):
+        if self._refuse(standalone, result, notes):
             yield TextDelta(REFUSAL)
             yield Done(ctx.answer(REFUSAL, refused=True))
         elif mode == "llm":
@@ -570,20 +642,11 @@ class AnswerChain:
             return "extractive"
         return mode
 
-    def _refuse(self, result: RetrievalResult, notes: list[str]) -> bool:
-        if not result.hits:
-            notes.append("nothing was retrieved")
-            return True
-        if result.best_relevance < self.min_relevance:
-            notes.append(
-                f"best relevance {result.best_relevance:.3f} is below min_relevance {self.min_relevance:.3f}"
-            )
-            return True
-        missing = unknown_terms(result.query, self.corpus_knows) if self.corpus_knows else []
-        if missing:
-            notes.append(f"the documents never mention {', '.join(repr(t) for t in missing)}")
-            return True
-        return False
+    def _refuse(self, question: str, result: RetrievalResult, notes: list[str]) -> bool:
+        reason = self.gate.reason(question, result)
+        if reason is not None:
+            notes.append(reason)
+        return reason is not None
 
     # conversation
 
@@ -642,17 +705,52 @@ class AnswerChain:
         assert self.llm is not None
         return self.llm.count_tokens(self.llm.format_chat(messages).prompt)
 
+    def prompt_budget(self) -> int:
+        """Prompt tokens for an answer: the window's room, or with ``evidence`` packing what the
+        model processes in ``target_ttft_s`` at its prompt speed (never under ``min_prompt_tokens``).
+        """
+        assert self.llm is not None
+        window = self._budget() - min(self.max_tokens, self._budget() // 2)
+        if self.packing == "window":
+            return window
+        speed = self.prompt_tokens_per_s or self.llm.prompt_tokens_per_second() or 300.0
+        return prompt_budget(self.target_ttft_s, speed, floor=self.min_prompt_tokens, ceiling=window)
+
+    def _candidates(self, ctx: _Context, limit: int) -> list[PromptSource]:
+        labels = [_source_label(h) for h in ctx.hits]
+        if self.packing == "window":
+            return [
+                PromptSource(n, label, h.answer_text) for n, (label, h) in enumerate(zip(labels, ctx.hits), 1)
+            ]
+        assert self.llm is not None
+        fixed = self._measure(answer_messages(ctx.standalone_question, []))
+        evidence = select_evidence(
+            ctx.standalone_question,
+            [h.answer_text for h in ctx.hits],
+            count_tokens=self.llm.count_tokens,
+            budget=max(limit - fixed, 0),
+        )
+        ctx.notes.append(
+            f"evidence: {evidence.sentences} sentences of {len(evidence.texts)} sources, "
+            f"{evidence.tokens} tokens within a {limit}-token prompt budget"
+        )
+        return [PromptSource(n, labels[n - 1], text) for n, text in enumerate(evidence.texts, 1)]
+
+    def prompt_for(self, question: str, hits: Sequence[Hit]) -> PackedPrompt:
+        """The answer prompt the model would get for ``question`` over ``hits`` (no generation)."""
+        ctx = _Context(question, question, tuple(hits), "llm", None)
+        return self._pack(ctx)
+
+    def _pack(self, ctx: _Context) -> PackedPrompt:
+        limit = self.prompt_budget()
+        candidates = self._candidates(ctx, limit)
+        return pack_sources(ctx.standalone_question, candidates, measure=self._measure, limit=limit)
+
     def _generate(self, ctx: _Context) -> Iterator[ChainEvent]:
         assert self.llm is not None
         budget = self._budget()
-        candidates = [PromptSource(n, _source_label(h), h.answer_text) for n, h in enumerate(ctx.hits, 1)]
         try:
-            packed = pack_sources(
-                ctx.standalone_question,
-                candidates,
-                measure=self._measure,
-                limit=budget - min(self.max_tokens, budget // 2),
-            )
+            packed = self._pack(ctx)
         except (ValueError, LLMError) as e:
             ctx.notes.append(f"could not build the prompt ({e}): answered extractively")
             yield from self._extractive(ctx)
@@ -675,11 +773,16 @@ class AnswerChain:
     ) -> Iterator[ChainEvent]:
         assert self.llm is not None
         checker = CitationFilter(n_sources)
-        options = {"max_tokens": max_tokens, "temperature": self.temperature, "seed": self.seed}
+        options: dict[str, Any] = {
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
+        hold = self.claim_check == "strict"  # the text may still change: show it once checked
         try:
-            for delta in self.llm.chat_stream(messages, stop=_ANSWER_STOP, **options):
+            for delta in self._answer_deltas(messages, n_sources, options):
                 shown = checker.feed(delta)
-                if shown:
+                if shown and not hold:
                     yield TextDelta(shown)
         except LLMError as e:
             if checker.text:
@@ -688,16 +791,34 @@ class AnswerChain:
             yield from self._extractive(ctx)
             return
         tail = checker.flush()
-        if tail:
+        if tail and not hold:
             yield TextDelta(tail)
         if not checker.text:
             ctx.notes.append("the LLM produced no text: answered extractively")
             yield from self._extractive(ctx)
             return
         marker = self._attribute(ctx, checker, n_sources)
-        if marker:
+        if marker and not hold:
             yield TextDelta(marker)
-        yield Done(self._validated(ctx, checker))
+        answer = self._validated(ctx, checker)
+        if hold:
+            yield TextDelta(answer.text)
+        yield Done(answer)
+
+    def _answer_deltas(
+        self, messages: Sequence[Message], n_sources: int, options: dict[str, Any]
+    ) -> Iterator[str]:
+        """The model's answer, constrained to cited sentences where the backend can enforce it."""
+        assert self.llm is not None
+        support = getattr(self.llm, "grammar_support", "none")
+        if self.citation_grammar and support == "json_schema":
+            rendered = self.llm.format_chat(messages)
+            reply = self.llm.complete_json(rendered.prompt, citation_schema(n_sources), **options)
+            yield render_cited_json(reply, n_sources, REFUSAL)
+            return
+        if self.citation_grammar and support == "gbnf":
+            options = {**options, "grammar": citation_gbnf(n_sources, REFUSAL)}
+        yield from self.llm.chat_stream(messages, stop=_ANSWER_STOP, **options)
 
     def _attribute(self, ctx: _Context, checker: CitationFilter, n_sources: int) -> str:
         """Cite the source that holds the answer's words when the model cited nothing.
@@ -738,7 +859,24 @@ class AnswerChain:
                 make_citation(n, h, text) for n, h in enumerate(ctx.hits[: self.consulted_sources], 1)
             ]
             ctx.notes.append("the answer cites no source: the sources consulted are listed instead")
-        return ctx.answer(text, citations, refused=refused, flagged=flagged, consulted=consulted)
+        claims: list[ClaimCheck] = []
+        if self.claim_check != "off" and not refused:
+            claims = check_hits(text, ctx.hits, question=ctx.standalone_question, refusal=REFUSAL)
+            if self.claim_check == "strict" and not all(c.supported for c in claims):
+                claims = strict_rewrite(claims, ctx.hits)
+                text = rewritten_text(claims) or REFUSAL
+                refused = text == REFUSAL
+                cited = list(dict.fromkeys(n for c in claims for n in _cited_in(c)))
+                citations = [make_citation(n, ctx.hits[n - 1], _claims(text, n)) for n in cited]
+                ctx.notes.append("strict claim check: unsupported sentences replaced by source sentences")
+            unsupported = sum(not c.supported for c in claims)
+            if unsupported:
+                ctx.notes.append(
+                    f"{unsupported} of {len(claims)} sentences are not supported by the source they cite"
+                )
+        return ctx.answer(
+            text, citations, refused=refused, flagged=flagged, consulted=consulted, claims=claims
+        )
 
     # extractive
 
@@ -759,12 +897,20 @@ class AnswerChain:
         citations = [
             make_citation(n, ctx.hits[n - 1], " ".join(s for m, s in picked if m == n)) for n in cited
         ]
-        yield Done(ctx.answer(text, citations, mode="extractive"))
+        claims = (
+            check_hits(text, ctx.hits, question=ctx.standalone_question) if self.claim_check != "off" else []
+        )
+        yield Done(ctx.answer(text, citations, mode="extractive", claims=claims))
+
+
+def _cited_in(check: ClaimCheck) -> tuple[int, ...]:
+    text = check.sentence if check.replacement is None else check.replacement
+    return tuple(int(n) for n in re.findall(r"\[(\d+)\]", text))
 
 
 def _source_label(hit: Hit) -> str:
     chunk = hit.parent or hit.chunk
-    pages = chunk.page_label()
+    pages = chunk.location_label()
     return f"{hit.chunk.file_name}, {pages}" if pages else hit.chunk.file_name
 
 

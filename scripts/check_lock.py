@@ -21,9 +21,9 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 # Which extras each lock must cover (core dependencies always).
 LOCKS = {
-    "requirements.lock": ("models", "llm", "neo4j", "ui"),
-    "requirements-dev.lock": ("models", "llm", "neo4j", "ui", "dev"),
-    "requirements-bench.lock": ("models", "llm", "neo4j", "ui", "dev", "bench"),
+    "requirements.lock": ("models", "llm", "neo4j", "ui", "api", "formats"),
+    "requirements-dev.lock": ("models", "llm", "neo4j", "ui", "api", "formats", "dev"),
+    "requirements-bench.lock": ("models", "llm", "neo4j", "ui", "api", "formats", "dev", "bench"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,18 @@ def hash_embedder():  # type: ignore[no-untyped-def]
     from tests.fakes import HashEmbedder
 
     return HashEmbedder()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's cache folder (assembled GGUF, distilled static model), under pytest's tmp tree.
+
+    Shared by every test, so the static model is distilled once per session (about 15 s); exported
+    as ``CITEWISE_CACHE_DIR`` so services opened without ``cache_dir`` and the processes tests start
+    use it too, and nothing is written to ``./data/cache`` or ``~/.cache``.
+    """
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CITEWISE_CACHE_DIR", str(path))
+        mp.setenv("CITEWISE_STATIC_CACHE", str(path / "static"))  # StaticEmbedder used directly
+        yield path

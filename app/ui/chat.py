@@ -9,9 +9,17 @@ import streamlit as st
 
 from app.service import Citewise, Conversation
 from app.ui.common import answer_options, conversation, get_service, lock, user_errors
-from app.ui.formatting import answer_markdown, escape_md, filter_text, highlight, provenance_text
+from app.ui.formatting import (
+    answer_markdown,
+    escape_md,
+    filter_text,
+    highlight,
+    provenance_text,
+    unsupported_markdown,
+)
 from retrieval.base import Hit
 from retrieval.chain import Answer, Citation, Done, Retrieved, TextDelta
+from retrieval.locations import locate
 
 _MODE_NOTE = {
     "llm": "Written by the local model from the sources below.",
@@ -92,6 +100,9 @@ def show_answer(answer: Answer, *, key: str) -> None:
         st.caption("The indexed documents do not seem to answer this question.")
     else:
         st.markdown(answer_markdown(answer.text))
+        warnings = unsupported_markdown(answer.claims)
+        if warnings:
+            st.markdown(warnings)
     shown = answer.citations or answer.consulted
     if answer.flagged and not answer.citations and answer.consulted:
         st.caption(":material/warning: The answer cites no source; these are the sources it was given.")
@@ -117,13 +128,17 @@ def _hit_of(answer: Answer, citation: Citation) -> Hit | None:
 
 def _show_source(citation: Citation, hit: Hit | None) -> None:
     head = f"**\\[{citation.n}\\] {escape_md(citation.file_name)}**"
-    pages = citation.label()[len(citation.file_name) :].strip()
-    if pages:
-        head += f" · {escape_md(pages)}"
-    section = (hit.parent or hit.chunk).section if hit is not None else ""
-    if section:
+    where = locate(citation.file_type, citation.page_start, citation.page_end, citation.section)
+    if where.label:
+        head += f" · {escape_md(where.label)}"
+    section = (hit.parent or hit.chunk).section if hit is not None else citation.section
+    if section and where.kind != "rows":  # a sheet's name is in the label already
         head += f" · _{escape_md(section)}_"
     st.markdown(head)
+    if citation.ocr:
+        st.caption(
+            ":material/document_scanner: Text recognised by OCR from a page image; it may hold misread words."
+        )
     st.markdown(highlight(hit.answer_text if hit is not None else citation.snippet, citation.snippet))
     if hit is not None:
         st.caption(escape_md(f"Found by {provenance_text(hit.provenance)} · fused score {hit.score:.4f}"))

@@ -50,6 +50,25 @@ def answer_markdown(text: str) -> str:
     return "".join(out)
 
 
+def unsupported_markdown(claims: Sequence[Any]) -> str:
+    """One warning line per unsupported answer sentence (a :class:`retrieval.claims.ClaimCheck`),
+    with what the cited source lacks; empty when every sentence is supported."""
+    lines = []
+    for claim in claims:
+        if claim.supported:
+            continue
+        missing = ", ".join(claim.missing) or "nothing checkable"
+        shown = (
+            claim.sentence
+            if claim.replacement is None
+            else f"{claim.sentence} (shown instead: {claim.replacement})"
+        )
+        lines.append(
+            f":orange-badge[unsupported] {escape_md(shown)} — {escape_md('not in the source: ' + missing)}"
+        )
+    return "  \n".join(lines)
+
+
 def highlight(context: str, snippet: str, *, width: int = 600) -> str:
     """A window of ``context`` around ``snippet``, escaped, with the snippet in bold.
 

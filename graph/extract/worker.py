@@ -2,10 +2,24 @@
 
 Ingestion hands a document's chunks to the worker as soon as they are cut and embeds them while
 the worker parses them: the embedder and spaCy then run on different cores instead of one after
-the other. The worker is a ``spawn``-ed child holding its own copy of the
-extractor (its model loads in the child, right after start). A job that outlives its time limit
-gets the worker killed; a crashed or killed worker is replaced on the next job. Either way the
-caller gets an :class:`ExtractionError` for that document only.
+the other. A job that outlives its time limit gets the worker killed; a crashed or killed worker
+is replaced on the next job. Either way the caller gets an :class:`ExtractionError` for that
+document only.
+
+The worker is a plain child process, ``python -c "from graph.extract.worker import _worker_main;
+_worker_main()"``, like the parser worker of :mod:`ingest.isolation`. It imports this module and
+the extractor's, never the caller's program: multiprocessing's ``spawn`` start re-imports the
+caller's ``__main__`` in the child, so a library user's script without an
+``if __name__ == "__main__":`` guard ran again from the top at every worker start (issue 21).
+
+The two processes talk over a socket pair in multiprocessing's length-prefixed frames. The parent
+sends a JSON hello (its ``sys.path``, so the child imports what the parent can), then the
+extractor pickled (the parent's own object: the child only unpickles what its parent wrote), then
+one JSON job per document and ``null`` to stop. The child answers in JSON only (the parent reads
+untrusted documents through it and never unpickles what it sends): ``ready`` or the reason it
+could not load the extractor, ``loaded`` once its model is (job clocks start there), then one
+reply per job. A worker that cannot start or load its model raises
+:class:`WorkerUnavailableError`: the document is not at fault, and the caller extracts it in-process.
 """
 
 from __future__ import annotations
@@ -13,22 +27,32 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import multiprocessing
+import os
+import pickle
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
 from typing import Any
 
 from graph.base import DocumentGraph, Entity, ExtractionError, GraphExtractor, Mention, Relation, TextUnit
 
 logger = logging.getLogger(__name__)
+
+_ENTRY = "from graph.extract.worker import _worker_main; _worker_main()"
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerUnavailableError(ExtractionError):
+    """The worker process could not be started (or restarted); the document itself is not at fault."""
 
 
 @dataclass(frozen=True)
@@ -61,31 +85,54 @@ class ExtractionWorker:
     """Runs a picklable :class:`GraphExtractor` in a child process, documents in submission order.
 
     Jobs queue in the child, so the next document can be sent while one is still extracted;
-    :meth:`result` returns them oldest first. A job's clock starts when it is submitted or when
-    the job before it is collected, whichever is later (the child works on one job at a time).
+    :meth:`result` returns them oldest first. A job's clock starts when it is submitted, when
+    the job before it is collected or when the child's model is loaded, whichever is latest (the
+    child works on one job at a time, and only once its model is loaded).
 
     Args:
         extractor: Pickled into the child (it must not hold a loaded model; the child loads its own).
         timeout_s: Time limit of a job, plus ``per_unit_s`` for each of its units.
         per_unit_s: Extra seconds allowed per unit (spaCy parses about 40 chunks a second).
+        startup_timeout_s: How long a new child may take to load the extractor and say ``ready``,
+            and then to load its model. Job clocks start once the model is loaded: a restart
+            under a heavy load never times out the innocent documents queued behind a crash.
     """
 
     def __init__(
-        self, extractor: GraphExtractor, *, timeout_s: float = 120.0, per_unit_s: float = 1.0
+        self,
+        extractor: GraphExtractor,
+        *,
+        timeout_s: float = 120.0,
+        per_unit_s: float = 1.0,
+        startup_timeout_s: float = 120.0,
     ) -> None:
-        if timeout_s <= 0 or per_unit_s < 0:
-            raise ValueError(f"timeout_s must be > 0 and per_unit_s >= 0, got {timeout_s!r}, {per_unit_s!r}")
-        try:
-            ForkingPickler.dumps(extractor)  # what starting the child does with it; fail here, not there
-        except Exception as e:
+        if timeout_s <= 0 or per_unit_s < 0 or startup_timeout_s <= 0:
+            raise ValueError(
+                "timeout_s and startup_timeout_s must be > 0 and per_unit_s >= 0, got "
+                f"{timeout_s!r}, {startup_timeout_s!r}, {per_unit_s!r}"
+            )
+        name = type(extractor).__name__
+        if type(extractor).__module__ == "__main__":
             raise ExtractionError(
-                f"{type(extractor).__name__} cannot be sent to a worker process: {e}"
-            ) from e
+                f"{name} is defined in the running script, which a worker process cannot import"
+            )
+        try:
+            self._payload = pickle.dumps(extractor)  # what starting a child sends; fail here, not there
+        except Exception as e:
+            raise ExtractionError(f"{name} cannot be sent to a worker process: {e}") from e
         self.extractor = extractor
         self.timeout_s, self.per_unit_s = timeout_s, per_unit_s
-        self._proc: BaseProcess | None = None
+        self.startup_timeout_s = startup_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._jobs: deque[_Job] = deque()  # sent and not yet collected, oldest first
+        self._loaded = False  # whether the running child has said its model is loaded
+        self._unavailable: str | None = None  # why a child could not start; no other start is tried
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while one is running."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def in_flight(self) -> int:
@@ -93,27 +140,48 @@ class ExtractionWorker:
         return len(self._jobs)
 
     def start(self) -> None:
-        """Start the child (and let it load its model) unless it is already running."""
-        if self._proc is not None and self._proc.is_alive():
-            return
+        """Start the child unless it is running; returns once it has loaded the extractor.
+
+        Raises:
+            WorkerUnavailableError: the child could not start or load the extractor (then, or on
+                an earlier start of this worker).
+        """
+        if self._proc is not None and (self._proc.poll() is None or self._jobs):
+            return  # running, or dead with jobs still to collect from it (as a crash)
         self._kill()
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, self.extractor), name="citewise-graph", daemon=True)
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
-        logger.debug("graph worker started pid=%s", proc.pid)
+        if self._unavailable is not None:
+            raise WorkerUnavailableError(self._unavailable)
+        try:
+            self._proc, self._conn = _launch(self._payload, self.startup_timeout_s)
+        except WorkerUnavailableError as e:
+            self._unavailable = str(e)
+            raise
+        self._loaded = False
+        logger.debug("graph worker started pid=%s", self._proc.pid)
 
     def submit(self, doc_id: str, units: Sequence[TextUnit]) -> None:
         """Queue one document; collect it (in order) with :meth:`result`."""
         plain = [ExtractionUnit(u.id, u.doc_id, u.text, u.page_start) for u in units]
         job = _Job(doc_id, plain, self.timeout_s + self.per_unit_s * len(plain), time.monotonic())
-        self._send(job)
+        try:
+            self._send(job)
+        except WorkerUnavailableError:
+            raise
+        except ExtractionError:
+            if not (self._jobs and self._exited()):
+                raise
+            # The child died on a job before this one: collecting that one (as a crash) restarts
+            # the child, and this job goes to the new one with the others, still isolated.
+            logger.debug("graph worker died before doc_id=%s was sent; it is sent after the restart", doc_id)
         self._jobs.append(job)
 
     def result(self) -> WorkerResult:
-        """Wait for the oldest job. Raises ExtractionError on its failure, a crash or its time limit."""
+        """Wait for the oldest job.
+
+        Raises:
+            ExtractionError: the job failed, crashed the child or ran over its time limit.
+            WorkerUnavailableError: no child could be started to run the job.
+        """
         if not self._jobs:
             raise RuntimeError("no document in flight")
         job = self._jobs.popleft()
@@ -132,7 +200,10 @@ class ExtractionWorker:
     def _receive(self, job: _Job) -> tuple[str, Any, float]:
         """The child's reply to ``job``; on a crash or timeout, a new child gets the jobs after it."""
         if self._conn is None:
-            raise ExtractionError("graph worker is not running (it could not be restarted)")
+            raise WorkerUnavailableError(self._unavailable or "graph worker is not running")
+        if not self._loaded:
+            self._await_model(job)
+        assert self._conn is not None
         if not self._conn.poll(max(0.0, job.started + job.limit_s - time.monotonic())):
             self._restart()
             raise ExtractionError(
@@ -143,19 +214,62 @@ class ExtractionWorker:
         except (EOFError, OSError) as e:
             code = None
             if self._proc is not None:
-                self._proc.join(timeout=2.0)
-                code = self._proc.exitcode
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._proc.wait(timeout=2.0)
             self._restart()
             raise ExtractionError(f"graph worker crashed (exit code {code})") from e
         return reply
 
+    def _await_model(self, job: _Job) -> None:
+        """Wait for a new child's model; the clocks of ``job`` and those after it start now.
+
+        Nothing is extracted before the model is loaded, so a child that dies or stalls while
+        loading it fails no document: the worker becomes unavailable and they go in-process.
+        """
+        assert self._conn is not None
+        reason = f"graph worker did not load its model within {self.startup_timeout_s:g} s"
+        message: Any = None
+        try:
+            if self._conn.poll(self.startup_timeout_s):
+                message = json.loads(self._conn.recv_bytes())
+        except (EOFError, OSError, ValueError):
+            code = None
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = self._proc.wait(timeout=5.0)
+            reason = f"graph worker exited while loading its model (exit code {code})"
+        if not isinstance(message, dict) or message.get("status") != "loaded":
+            self._unavailable = reason
+            self._kill()
+            raise WorkerUnavailableError(reason)
+        self._loaded = True
+        now = time.monotonic()
+        for waiting in (job, *self._jobs):
+            waiting.started = max(waiting.started, now)
+
+    def _exited(self) -> bool:
+        """Whether the child has exited (waiting a moment for one that is closing its end)."""
+        if self._proc is None:
+            return True
+        try:
+            self._proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def _send(self, job: _Job) -> None:
+        """Send one job, starting a child if needed.
+
+        A send that fails leaves a child with jobs as it is: the oldest of them, which is what
+        killed it, is then collected as a crash, and the others go to a new child.
+        """
         self.start()
         assert self._conn is not None
         try:
             self._conn.send_bytes(json.dumps([job.doc_id, [asdict(u) for u in job.units]]).encode())
         except (OSError, ValueError) as e:
-            self._kill()
+            if not self._jobs:
+                self._kill()  # nothing to collect from it: the next job starts a new one
             raise ExtractionError(f"graph worker unreachable: {e}") from e
 
     def _restart(self) -> None:
@@ -166,30 +280,30 @@ class ExtractionWorker:
             job.started = now
             try:
                 self._send(job)
-            except ExtractionError:  # collected as a crash
-                logger.warning("graph worker could not be restarted for doc_id=%s", job.doc_id)
+            except ExtractionError as e:  # collected as unavailable (no child) or as a crash
+                logger.warning("graph worker could not take doc_id=%s again: %s", job.doc_id, e)
 
     def close(self) -> None:
         """Stop the child (jobs in flight are abandoned)."""
         self._jobs.clear()
-        if self._conn is not None and self._proc is not None and self._proc.is_alive():
+        if self._conn is not None and self._proc is not None and self._proc.poll() is None:
             # Ask politely; a child that already died or closed its end is killed just below.
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
                 self._conn.send_bytes(b"null")
-                self._proc.join(timeout=2.0)
+                self._proc.wait(timeout=2.0)
         self._kill()
 
     def _kill(self) -> None:
-        """Kill the child if it still runs and forget it."""
+        """Kill the child if it still runs, reap it and forget it."""
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
         if conn is not None:
             conn.close()
         if proc is not None:
-            if proc.is_alive():
+            if proc.poll() is None:
                 proc.kill()
-            proc.join(timeout=5.0)
-            proc.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5.0)
 
     def __enter__(self) -> ExtractionWorker:
         return self
@@ -198,22 +312,77 @@ class ExtractionWorker:
         self.close()
 
 
+def _launch(payload: bytes, startup_timeout_s: float) -> tuple[subprocess.Popen[bytes], Connection]:
+    """Start a child, hand it ``payload`` (the pickled extractor) and wait for its ``ready``."""
+    parent_end, child_end = socket.socketpair()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _ENTRY, str(child_end.fileno())],
+            pass_fds=(child_end.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError as e:
+        parent_end.close()
+        raise WorkerUnavailableError(f"graph worker could not be started: {e}") from e
+    finally:
+        child_end.close()  # the child holds its own copy; ours would hide its exit from us
+    conn = Connection(parent_end.detach())
+    try:
+        hello = {"sys_path": [p for p in sys.path if isinstance(p, str)]}
+        conn.send_bytes(json.dumps(hello).encode())
+        conn.send_bytes(payload)
+        if not conn.poll(startup_timeout_s):
+            raise WorkerUnavailableError(f"graph worker did not start within {startup_timeout_s:g} s")
+        greeting = json.loads(conn.recv_bytes())
+        if greeting.get("status") != "ready":
+            raise WorkerUnavailableError(
+                f"graph worker could not load the extractor: {greeting.get('reason')}"
+            )
+    except (EOFError, OSError, ValueError, WorkerUnavailableError) as e:
+        conn.close()
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5.0)
+        if isinstance(e, WorkerUnavailableError):
+            raise
+        raise WorkerUnavailableError(
+            f"graph worker exited while starting (exit code {proc.returncode})"
+        ) from e
+    return proc, conn
+
+
+def _worker_main() -> None:
+    """The child's entry point: read the hello and the extractor, say ``ready``, serve jobs."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    conn = Connection(int(sys.argv[1]))
+    try:
+        hello = json.loads(conn.recv_bytes())
+        parent_path = [p for p in hello["sys_path"] if isinstance(p, str)]
+        sys.path[:] = parent_path + [p for p in sys.path if p not in parent_path]
+        extractor = pickle.loads(conn.recv_bytes())  # written by our parent, never by a document
+    except (EOFError, OSError):
+        return
+    except Exception as e:  # the extractor's class cannot be imported here, or it fails to unpickle
+        conn.send_bytes(json.dumps({"status": "error", "reason": f"{type(e).__name__}: {e}"}).encode())
+        return
+    conn.send_bytes(json.dumps({"status": "ready"}).encode())
+    _serve(conn, extractor)
+
+
 def _serve(conn: Connection, extractor: GraphExtractor) -> None:
     """The child: load the extractor's model, then answer jobs until told to stop.
 
     Jobs and replies cross the pipe as JSON (the child reads untrusted documents; the parent
     never unpickles what it sends back).
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
-    warm_up = getattr(extractor, "warm_up", None)
-    if callable(warm_up):
-        try:
-            warm_up()
-        except Exception:  # reported with the first job, which fails the same way
-            logger.debug("graph worker warm-up failed", exc_info=True)
     # A thread reads jobs as they come: the parent may send the next document while we are still
     # sending the last reply, and with both messages larger than the pipe's buffer neither side
-    # would ever finish (the ingest hung on the sec10q filings until this).
+    # would ever finish (the ingest hung on the sec10q filings until this). It also takes jobs
+    # while the model loads, so the parent never waits on a send.
     jobs: queue.Queue[bytes | None] = queue.Queue()
 
     def read_jobs() -> None:
@@ -224,6 +393,13 @@ def _serve(conn: Connection, extractor: GraphExtractor) -> None:
             jobs.put(None)
 
     threading.Thread(target=read_jobs, name="citewise-graph-jobs", daemon=True).start()
+    warm_up = getattr(extractor, "warm_up", None)
+    if callable(warm_up):
+        try:
+            warm_up()
+        except Exception:  # reported with the first job, which fails the same way
+            logger.debug("graph worker warm-up failed", exc_info=True)
+    conn.send_bytes(json.dumps({"status": "loaded"}).encode())  # job clocks start from here
     while True:
         data = jobs.get()
         job = json.loads(data) if data is not None else None

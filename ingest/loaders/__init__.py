@@ -1,10 +1,12 @@
 """The loader registry: one :class:`~ingest.base.Loader` per file suffix.
 
-The built-in loaders (PDF, plain text, Markdown, HTML, DOCX) register themselves on first
-use; each imports its parsing library only when it reads a file. Register your own with
-:func:`register`; a later registration for a suffix replaces the earlier one.
+The built-in loaders (PDF, plain text, Markdown, HTML, DOCX, PowerPoint, Excel, CSV, EPUB,
+e-mail) register themselves on first use; each imports its parsing library only when it reads
+a file. Register your own with :func:`register`; a later registration for a suffix replaces
+the earlier one.
 
-File types (``LoadedDocument.file_type``): "pdf", "text", "markdown", "html", "docx".
+File types (``LoadedDocument.file_type``): "pdf", "text", "markdown", "html", "docx", "pptx",
+"xlsx", "csv", "epub", "eml".
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from ingest.base import IngestError, LoadedDocument, Loader, LoaderError, UnsupportedFileError
+from ingest.base import (
+    ExtractOptions,
+    IngestError,
+    LoadedDocument,
+    Loader,
+    LoaderError,
+    UnsupportedFileError,
+)
 from ingest.loaders.common import BaseLoader, CharBudget, validate_limits
 
 __all__ = [
@@ -83,7 +92,11 @@ def loader_for(path: Path | str) -> Loader:
 
 
 def load_document(
-    path: Path | str, *, max_pages: int | None = None, max_chars: int | None = None
+    path: Path | str,
+    *,
+    max_pages: int | None = None,
+    max_chars: int | None = None,
+    options: ExtractOptions | None = None,
 ) -> LoadedDocument:
     """Read one file with the loader registered for its suffix.
 
@@ -91,6 +104,7 @@ def load_document(
         path: The file to read.
         max_pages: Read at most this many pages (PDF); None for no limit.
         max_chars: Keep at most this many characters of text; None for no limit.
+        options: OCR and table extraction switches and limits; None for the defaults.
 
     Raises:
         UnsupportedFileError: no loader for the suffix.
@@ -98,22 +112,30 @@ def load_document(
     """
     path = Path(path)
     loader = loader_for(path)
-    return load_with(loader, path, max_pages=max_pages, max_chars=max_chars)
+    return load_with(loader, path, max_pages=max_pages, max_chars=max_chars, options=options)
 
 
 def load_with(
-    loader: Loader, path: Path, *, max_pages: int | None = None, max_chars: int | None = None
+    loader: Loader,
+    path: Path,
+    *,
+    max_pages: int | None = None,
+    max_chars: int | None = None,
+    options: ExtractOptions | None = None,
 ) -> LoadedDocument:
     """Read ``path`` with a given loader, enforcing the limits and the error contract.
 
-    Loaders built on :class:`~ingest.loaders.common.BaseLoader` apply the limits while reading;
-    for any other loader they are applied to its result. An unexpected exception from a
-    loader becomes a :class:`LoaderError` (MemoryError is left to the caller).
+    Loaders built on :class:`~ingest.loaders.common.BaseLoader` apply the limits while reading
+    and take ``options``; for any other loader the limits are applied to its result. An
+    unexpected exception from a loader becomes a :class:`LoaderError` (MemoryError is left to
+    the caller).
     """
     validate_limits(max_pages, max_chars)
     check_readable_file(path)
     try:
         if isinstance(loader, BaseLoader):
+            if options is not None:
+                loader = loader.with_options(options)
             document = loader.load(path, max_pages=max_pages, max_chars=max_chars)
         else:
             document = loader.load(path)
@@ -143,7 +165,10 @@ def check_readable_file(path: Path) -> None:
 
 def _enforce_limits(document: LoadedDocument, max_pages: int | None, max_chars: int | None) -> LoadedDocument:
     """Drop blocks past ``max_pages`` and cut text past ``max_chars`` (a no-op for our loaders)."""
-    blocks = [b for b in document.blocks if max_pages is None or b.page is None or b.page <= max_pages]
+    # Spreadsheet blocks number rows, not pages: max_pages does not apply to them.
+    blocks = [
+        b for b in document.blocks if max_pages is None or b.page is None or b.row_step or b.page <= max_pages
+    ]
     budget = CharBudget(max_chars)
     kept = []
     for block in blocks:
@@ -165,16 +190,33 @@ def _ensure_builtins() -> None:
     global _builtins_registered
     if _builtins_registered:
         return
+    from ingest.loaders.csv_loader import CsvLoader
     from ingest.loaders.docx_loader import DocxLoader
+    from ingest.loaders.eml_loader import EmlLoader
+    from ingest.loaders.epub_loader import EpubLoader
     from ingest.loaders.html_loader import HtmlLoader
     from ingest.loaders.markdown_loader import MarkdownLoader
     from ingest.loaders.pdf_loader import PyPdfLoader
+    from ingest.loaders.pptx_loader import PptxLoader
     from ingest.loaders.text_loader import PlainTextLoader
+    from ingest.loaders.xlsx_loader import XlsxLoader
 
+    builtins: tuple[Loader, ...] = (
+        PyPdfLoader(),
+        PlainTextLoader(),
+        MarkdownLoader(),
+        HtmlLoader(),
+        DocxLoader(),
+        PptxLoader(),
+        XlsxLoader(),
+        CsvLoader(),
+        EpubLoader(),
+        EmlLoader(),
+    )
     with _lock:
         if _builtins_registered:
             return
-        for loader in (PyPdfLoader(), PlainTextLoader(), MarkdownLoader(), HtmlLoader(), DocxLoader()):
+        for loader in builtins:
             for suffix in loader.suffixes:
                 _registry.setdefault(suffix, loader)
         _builtins_registered = True

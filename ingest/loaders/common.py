@@ -3,30 +3,42 @@ a heading-path accumulator, and small conversions."""
 
 from __future__ import annotations
 
+import copy
 import logging
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from ingest.base import LoadedDocument, LoaderError, TextBlock
+from ingest.base import ExtractOptions, LoadedDocument, LoaderError, TextBlock
 from ingest.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
 
 SECTION_SEPARATOR = " > "
+_MB = 1024 * 1024
+MAX_UNZIPPED_MB = 512.0
 
 
 class BaseLoader(ABC):
     """A loader that honours the page and character limits while it reads.
 
     Subclasses set ``suffixes`` and ``file_type`` and implement :meth:`load`. Instances must be
-    constructible without arguments so an isolated worker process can rebuild them by name.
+    constructible without arguments so an isolated worker process can rebuild them by name;
+    what they may do beyond reading text (OCR, tables) comes in ``options``.
     """
 
     suffixes: Sequence[str] = ()
     file_type: ClassVar[str] = ""
+    options: ExtractOptions = ExtractOptions()
+
+    def with_options(self, options: ExtractOptions) -> BaseLoader:
+        """A copy of this loader that reads with ``options``."""
+        configured = copy.copy(self)
+        configured.options = options
+        return configured
 
     @abstractmethod
     def load(
@@ -122,6 +134,16 @@ class SectionAccumulator:
         """End the current line; the next inline text starts a new one."""
         self._open = False
 
+    def table(self, text: str) -> None:
+        """Emit ``text`` (from :func:`ingest.tables.render_table`) as a table block under the current
+        heading path; body text after it starts a new block in the same section."""
+        self.flush()
+        text = normalize_text(text)
+        if text.strip() and not self._budget.exhausted:
+            kept = self._budget.take(text)
+            if kept:
+                self.blocks.append(TextBlock(text=kept, section=self.section, kind="table"))
+
     def flush(self) -> None:
         """Emit the current section as a block (a heading with no body emits nothing)."""
         text = normalize_text("\n".join(self._lines))
@@ -162,6 +184,20 @@ def require_text(blocks: Sequence[TextBlock], path: Path, reason: str = "no text
     """Raise :class:`LoaderError` with ``reason`` when no block holds any text."""
     if not any(b.text.strip() for b in blocks):
         raise LoaderError(reason, path)
+
+
+def check_zip_archive(path: Path, kind: str, max_unzipped_mb: float) -> None:
+    """Refuse files that are not zip archives, and archives that would decompress past the limit
+    (a zip bomb guard, checked before any member is parsed). ``kind`` names the format, e.g. ".pptx"."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise LoaderError(f"not a valid {kind} (zip) file: {e}", path) from e
+    if total > max_unzipped_mb * _MB:
+        raise LoaderError(
+            f"decompressed size {total / _MB:.0f} MB exceeds the {max_unzipped_mb:g} MB limit", path
+        )
 
 
 def validate_limits(max_pages: int | None, max_chars: int | None) -> None:

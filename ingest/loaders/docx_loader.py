@@ -53,7 +53,7 @@ class DocxLoader(BaseLoader):
         document = _open(path)
         budget = CharBudget(max_chars)
         sections = SectionAccumulator(budget)
-        style_title = _read_body(document, sections)
+        style_title = _read_body(document, sections, tables=self.options.tables)
         sections.flush()
         require_text(sections.blocks, path)
         props = document.core_properties
@@ -92,13 +92,22 @@ def _open(path: Path) -> DocxDocument:
         raise LoaderError(f"not a readable .docx: {type(e).__name__}: {e}", path) from e
 
 
-def _read_body(document: DocxDocument, sections: SectionAccumulator) -> str:
-    """Feed paragraphs and tables to ``sections`` in order; return the text of a Title-style paragraph."""
+def _read_body(document: DocxDocument, sections: SectionAccumulator, *, tables: bool = True) -> str:
+    """Feed paragraphs and tables to ``sections`` in order; return the text of a Title-style paragraph.
+
+    With ``tables`` a table becomes a table block of labelled rows (:func:`ingest.tables.render_table`);
+    without, its rows are lines of cells joined by " | " in the section's text.
+    """
     from docx.table import Table
+
+    from ingest.tables import render_table
 
     style_title = ""
     for item in document.iter_inner_content():
         if isinstance(item, Table):
+            if tables:
+                sections.table(render_table(_table_grid(item)))
+                continue
             for row in _table_rows(item):
                 sections.add(row)
             sections.add("")
@@ -130,3 +139,18 @@ def _table_rows(table: Table) -> Iterator[str]:
                 cells.append(text)
         if cells:
             yield " | ".join(cells)
+
+
+def _table_grid(table: Table) -> list[list[str]]:
+    """The table's cells by row and column; a cell merged across columns keeps its text in its first
+    column only (one merged down rows repeats on each: its label applies to every row)."""
+    grid: list[list[str]] = []
+    for row in table.rows:
+        cells: list[str] = []
+        seen: list[Any] = []  # the same XML element repeats across a horizontal merge
+        for cell in row.cells:
+            element: Any = cell._tc
+            cells.append("" if any(element is e for e in seen) else " ".join(cell.text.split()))
+            seen.append(element)
+        grid.append(cells)
+    return grid

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ingest.base import LoadedDocument, LoaderError
+from ingest.base import LoadedDocument, LoaderError, TextBlock
 from ingest.loaders.common import (
     BaseLoader,
     CharBudget,
@@ -74,34 +74,45 @@ class HtmlLoader(BaseLoader):
         self, path: Path, *, max_pages: int | None = None, max_chars: int | None = None
     ) -> LoadedDocument:
         """Read the visible text of ``path``; ``max_pages`` does not apply."""
-        soup = _parse(read_bytes(path), path)
-        title = clean_field(soup.title.get_text()) if soup.title else ""
-        for tag in soup.find_all(_INVISIBLE_TAGS):
-            tag.decompose()
-        for tag in soup.find_all(_is_hidden):
-            tag.decompose()
         budget = CharBudget(max_chars)
-        sections = SectionAccumulator(budget)
-        warnings: list[str] = []
-        try:
-            _walk(soup, sections, preformatted=False)
-        except RecursionError:
-            # get_text walks the tree without recursion: keep the words, lose the sections
-            warnings.append("HTML nested too deeply for sections; read as flat text")
-            budget = CharBudget(max_chars)
-            sections = SectionAccumulator(budget)
-            sections.add(soup.get_text("\n"))
-        sections.flush()
-        require_text(sections.blocks, path, "no visible text")
+        blocks, title, warnings = read_html(read_bytes(path), path, budget, tables=self.options.tables)
+        require_text(blocks, path, "no visible text")
         if note := budget.warning():
             warnings.append(note)
         return LoadedDocument(
             path=path,
             file_type=self.file_type,
-            blocks=tuple(sections.blocks),
+            blocks=tuple(blocks),
             title=title,
             warnings=tuple(warnings),
         )
+
+
+def read_html(
+    data: bytes, path: Path, budget: CharBudget, *, tables: bool = True
+) -> tuple[list[TextBlock], str, list[str]]:
+    """The visible text of an HTML (or XHTML) document as section blocks.
+
+    Returns:
+        The blocks (one per heading section, plus table blocks), the ``<title>``, and warnings.
+    """
+    soup = _parse(data, path)
+    title = clean_field(soup.title.get_text()) if soup.title else ""
+    for tag in soup.find_all(_INVISIBLE_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(_is_hidden):
+        tag.decompose()
+    sections = SectionAccumulator(budget)
+    warnings: list[str] = []
+    try:
+        _walk(soup, sections, preformatted=False, tables=tables)
+    except RecursionError:
+        # get_text walks the tree without recursion: keep the words, lose the sections
+        warnings.append("HTML nested too deeply for sections; read as flat text")
+        sections = SectionAccumulator(budget)
+        sections.add(soup.get_text("\n"))
+    sections.flush()
+    return sections.blocks, title, warnings
 
 
 def _parse(data: bytes, path: Path) -> BeautifulSoup:
@@ -122,8 +133,12 @@ def _is_hidden(tag: Tag) -> bool:
     return bool(_HIDDEN_STYLE.search(str(attrs.get("style", ""))))
 
 
-def _walk(node: Tag, sections: SectionAccumulator, *, preformatted: bool) -> None:
-    """Emit the text under ``node`` in document order: headings open sections, blocks break lines."""
+def _walk(node: Tag, sections: SectionAccumulator, *, preformatted: bool, tables: bool = True) -> None:
+    """Emit the text under ``node`` in document order: headings open sections, blocks break lines.
+
+    With ``tables`` a ``<table>`` becomes a table block of labelled rows; without, each row is a
+    line of its cells joined by " | ".
+    """
     from bs4 import NavigableString, Tag
 
     for child in node.children:
@@ -138,14 +153,41 @@ def _walk(node: Tag, sections: SectionAccumulator, *, preformatted: bool) -> Non
             sections.heading(_HEADINGS[name], child.get_text(" ", strip=True))
         elif name == "br":
             sections.break_line()
+        elif name == "table" and tables and _table_rows(child):
+            from ingest.tables import render_table
+
+            caption = child.find("caption")
+            caption_text = caption.get_text(" ", strip=True) if isinstance(caption, Tag) else ""
+            sections.table(render_table(_table_grid(child), caption=caption_text))
         elif name == "tr":
             cells = [cell.get_text(" ", strip=True) for cell in child.find_all(["td", "th"], recursive=False)]
             sections.add(" | ".join(c for c in cells if c))
         else:
             if name in _BLOCK_TAGS:
                 sections.break_line()
-            _walk(child, sections, preformatted=preformatted or name == "pre")
+            _walk(child, sections, preformatted=preformatted or name == "pre", tables=tables)
             if name in _PARAGRAPH_TAGS:
                 sections.add("")
             elif name in _BLOCK_TAGS:
                 sections.break_line()
+
+
+def _table_rows(table: Tag) -> list[Tag]:
+    """The ``<tr>`` of ``table`` itself (not those of tables nested in its cells)."""
+    return [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+
+
+def _table_grid(table: Tag) -> list[list[str]]:
+    """Cell texts by row; a cell spanning columns keeps its text in its first column only."""
+    grid = []
+    for tr in _table_rows(table):
+        cells: list[str] = []
+        for cell in tr.find_all(["td", "th"], recursive=False):
+            cells.append(cell.get_text(" ", strip=True))
+            try:
+                span = int(str(cell.get("colspan") or "1"))
+            except ValueError:
+                span = 1
+            cells += [""] * (min(max(span, 1), 50) - 1)
+        grid.append(cells)
+    return grid

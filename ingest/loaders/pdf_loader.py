@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ingest.base import LoadedDocument, LoaderError, TextBlock
 from ingest.loaders.common import BaseLoader, CharBudget, clean_field, iso_date
+from ingest.loaders.pdf_extras import PageExtras, no_text_found_reason
 from ingest.normalize import normalize_text
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ PYPDF_LIMITS: dict[str, int] = {
     "outline_maximum_entries": 100_000,
     "xform_maximum_invocations_per_extraction": 5_000,
 }
-NO_TEXT_REASON = "no extractable text (scanned/image-only?)"
+NO_TEXT_REASON = "no extractable text (scanned/image-only?)"  # when OCR is off
 _MAX_PARSER_WARNINGS = 20
 
 
@@ -63,18 +64,23 @@ class PyPdfLoader(BaseLoader):
     ) -> LoadedDocument:
         """Read ``path``: at most ``max_pages`` pages and ``max_chars`` characters.
 
+        Pages without a text layer are read by OCR and pages that look tabular by the table
+        finder when ``self.options`` allows (see :class:`~ingest.loaders.pdf_extras.PageExtras`).
+
         Raises:
-            LoaderError: encrypted with a password, no extractable text, or unreadable structure.
+            LoaderError: encrypted with a password, no text (not even by OCR), or unreadable structure.
         """
         warnings: list[str] = []
-        with _pypdf_limits(), _collect_parser_warnings(warnings):
+        with _pypdf_limits(), _collect_parser_warnings(warnings), PageExtras(path, self.options) as extras:
             reader = _open(path, warnings)
             page_count = _guard(path, lambda: len(reader.pages))
             meta = _metadata(reader, path, warnings)
-            blocks = _read_pages(reader, path, page_count, max_pages, CharBudget(max_chars), warnings)
+            blocks = _read_pages(reader, path, page_count, max_pages, CharBudget(max_chars), warnings, extras)
         if not blocks:
             limited = max_pages is not None and max_pages < page_count
             suffix = f" in the first {max_pages} of {page_count} pages" if limited else ""
+            if extras.ocr_pages_read:
+                raise LoaderError(no_text_found_reason(extras.ocr_pages_read) + suffix, path)
             raise LoaderError(NO_TEXT_REASON + suffix, path)
         return LoadedDocument(
             path=path,
@@ -129,8 +135,13 @@ def _read_pages(
     max_pages: int | None,
     budget: CharBudget,
     warnings: list[str],
+    extras: PageExtras,
 ) -> list[TextBlock]:
-    """Extract and normalize page texts, stopping at ``max_pages`` or when the budget runs out."""
+    """Extract and normalize page texts, stopping at ``max_pages`` or when the budget runs out.
+
+    A page without a text layer goes to OCR, a page that looks tabular to the table finder
+    (both only when ``extras`` has them switched on); any other page is pypdf's text as it is.
+    """
     to_read = page_count if max_pages is None else min(page_count, max_pages)
     if to_read < page_count:
         warnings.append(f"read {to_read} of {page_count} pages (max_pages={max_pages})")
@@ -146,11 +157,13 @@ def _read_pages(
             logger.warning("pdf page unreadable path=%s page=%s error=%s", path, index + 1, e)
             warnings.append(f"page {index + 1} unreadable: {type(e).__name__}: {e}")
             continue
-        text = budget.take(normalize_text(raw))
-        if text:
-            blocks.append(TextBlock(text=text, page=index + 1))
+        for block in extras.blocks(index + 1, normalize_text(raw)):
+            text = budget.take(block.text)
+            if text:
+                blocks.append(dataclasses.replace(block, text=text) if text != block.text else block)
     if note := budget.warning():
         warnings.append(note)
+    warnings += extras.warnings()
     return blocks
 
 

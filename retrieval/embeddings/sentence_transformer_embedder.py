@@ -6,7 +6,8 @@ import abc
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,16 @@ def offline_hf() -> None:
 
 
 class LazyModel(abc.ABC):
-    """A model loaded by ``_load`` on first use, once, even when threads ask together."""
+    """A model loaded by ``_load`` on first use, once, even when threads ask together.
+
+    Calls that tokenize go through :meth:`in_use`, one thread at a time: a Hugging Face fast
+    tokenizer used by two threads at once fails with "Already borrowed" (the HTTP API searches
+    from several threads).
+    """
 
     _model: Any = None
     _lock: threading.Lock
+    _use_lock: threading.Lock
 
     @abc.abstractmethod
     def _load(self) -> Any:
@@ -53,6 +60,13 @@ class LazyModel(abc.ABC):
                 if self._model is None:
                     self._model = self._load()
         return self._model
+
+    @contextmanager
+    def in_use(self) -> Iterator[Any]:
+        """The model, used by this thread alone for the block."""
+        model = self.model
+        with self._use_lock:
+            yield model
 
 
 class SentenceTransformerEmbedder(LazyModel, Embedder):
@@ -77,6 +91,7 @@ class SentenceTransformerEmbedder(LazyModel, Embedder):
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
+        self._use_lock = threading.Lock()
 
     def _load(self) -> Any:
         offline_hf()
@@ -118,32 +133,36 @@ class SentenceTransformerEmbedder(LazyModel, Embedder):
         return self.model.tokenizer
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self.in_use() as model:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        with self.in_use() as model:
+            return len(model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Character spans of each text's tokens (no special tokens), one list per text."""
         if not texts:
             return []
-        enc = self.tokenizer(
-            list(texts),
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            truncation=False,
-            verbose=False,
-        )
+        with self.in_use() as model:
+            enc = model.tokenizer(
+                list(texts),
+                add_special_tokens=False,
+                return_offsets_mapping=True,
+                truncation=False,
+                verbose=False,
+            )
         return [[(int(a), int(b)) for a, b in offsets] for offsets in enc["offset_mapping"]]
 
     @property
     def special_tokens(self) -> int:
         """Tokens the model adds around every input ([CLS] and [SEP] for BERT-style models)."""
-        return len(self.tokenizer("", add_special_tokens=True)["input_ids"])
+        with self.in_use() as model:
+            return len(model.tokenizer("", add_special_tokens=True)["input_ids"])

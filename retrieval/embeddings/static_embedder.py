@@ -63,6 +63,7 @@ class StaticEmbedder(LazyModel, Embedder):
         self.path = (cache_root or default_cache_root()) / f"{self.source.name}-{pca_dims}-{digest}"
         self._model: Any = None
         self._lock = threading.Lock()
+        self._use_lock = threading.Lock()
 
     def _load(self) -> Any:
         """The ``model2vec.StaticModel``, distilled first if it is not in the cache yet."""
@@ -112,15 +113,18 @@ class StaticEmbedder(LazyModel, Embedder):
         return 512  # the distilled model embeds longer inputs too; this is only what chunking would use
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = np.asarray(self.model.encode(list(texts), show_progress_bar=False), dtype=np.float32)
+        with self.in_use() as model:
+            vectors = np.asarray(model.encode(list(texts), show_progress_bar=False), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer.encode(text, add_special_tokens=False).ids)
+        with self.in_use() as model:
+            return len(model.tokenizer.encode(text, add_special_tokens=False).ids)
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        encodings = self.model.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        with self.in_use() as model:
+            encodings = model.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [[(int(a), int(b)) for a, b in enc.offsets] for enc in encodings]
 
     @property

@@ -52,6 +52,10 @@ class LLM(abc.ABC):
     :meth:`chat_stream` and :meth:`complete_json` come for free.
     """
 
+    grammar_support: str = "none"
+    """How this backend constrains output: ``gbnf`` (a GBNF grammar is enforced while decoding),
+    ``json_schema`` (only JSON-schema structured output) or ``none`` (nothing is enforced)."""
+
     @property
     @abc.abstractmethod
     def n_ctx(self) -> int:
@@ -67,6 +71,7 @@ class LLM(abc.ABC):
         stop: Sequence[str] = (),
         seed: int | None = None,
         json_schema: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         """Yield the completion of ``prompt`` piece by piece.
 
@@ -77,10 +82,19 @@ class LLM(abc.ABC):
             stop: Strings that end the completion; they are not yielded.
             seed: Sampling seed (None: the backend's default).
             json_schema: When given, the output is constrained to JSON matching this schema.
+            grammar: A GBNF grammar the output must follow. Backends that cannot enforce one
+                (see :attr:`grammar_support`) ignore it, and the caller validates the output.
 
         Yields:
             Text deltas whose concatenation is the completion.
         """
+
+    def prompt_tokens_per_second(self) -> float | None:
+        """Measured prompt-processing speed of this model here, or None when the backend cannot tell.
+
+        The answer chain sizes its prompt with it (a target time to first token times this speed).
+        """
+        return None
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` for this model. The default over-estimates (3 characters per token)."""
@@ -94,15 +108,9 @@ class LLM(abc.ABC):
         a cue such as ``Question:``), longer conversations a labelled transcript. Generation stops
         at a blank line, where base models start to ramble. Backends with a template override it.
         """
-        _check_messages(messages)
-        stop = ("\n\n", "\nQuestion:", "\nUser:")
-        roles = [m["role"] for m in messages]
-        if roles in (["user"], ["system", "user"]):
-            text = "\n\n".join(m["content"].strip() for m in messages)
-            return ChatPrompt(prompt=text if text.endswith(":") else f"{text}\nAnswer:", stop=stop)
-        labels = {"system": "Instructions", "user": "User", "assistant": "Assistant"}
-        lines = [f"{labels[m['role']]}: {m['content'].strip()}" for m in messages]
-        return ChatPrompt(prompt="\n\n".join([*lines, "Assistant:"]), stop=stop)
+        from retrieval.llm.chat_formats import render_chat
+
+        return render_chat("plain", messages)
 
     def generate(self, prompt: str, **options: Any) -> str:
         """The whole completion of ``prompt``; ``options`` as for :meth:`stream`."""

@@ -63,10 +63,13 @@ class FakeLLM(LLM):
         stop: Sequence[str] = (),
         seed: int | None = None,
         json_schema: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         options = {"max_tokens": max_tokens, "temperature": temperature, "stop": tuple(stop), "seed": seed}
         if json_schema is not None:
             options["json_schema"] = dict(json_schema)
+        if grammar is not None:
+            options["grammar"] = grammar
         self.calls.append(FakeCall(prompt=prompt, options=options))
         reply = self._next_reply()
         cut = min((reply.find(s) for s in stop if s and s in reply), default=len(reply))

@@ -1,9 +1,9 @@
 """Local GGUF models through llama-cpp-python, plus the bundled Gemma 3 270M.
 
-Any GGUF file works through the same code: the chat template comes from the file's
-``tokenizer.chat_template`` metadata (a plain transcript when a base model has none), tokens are
-counted with the model's own tokenizer, and JSON output is constrained by a grammar built from a
-JSON schema.
+Any GGUF file works through the same code: the prompt format comes from the file's
+``tokenizer.chat_template`` metadata, or, for files without one, from its architecture and name
+(:mod:`retrieval.llm.chat_formats`; ``chat_format`` overrides both). Tokens are counted with the
+model's own tokenizer; output can be constrained by a GBNF grammar or a JSON schema.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from retrieval.llm.base import LLM, ChatPrompt, LLMError, LLMUnavailableError, Message, _check_messages
+from retrieval.llm.chat_formats import CHAT_FORMATS, detect_chat_format, fold_system, render_chat
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,12 @@ class LlamaCppLLM(LLM):
         seed: Default sampling seed.
         verbose: Let llama.cpp print its own diagnostics to stderr.
         repeat_penalty: Penalty on repeated tokens; small models loop without one.
+        chat_format: ``auto`` (the file's template, else a format detected from its metadata),
+            ``template`` (the file's template, required), or an explicit format name
+            (``mistral``, ``phi2``, ``gemma``, ``llama3``, ``chatml``, ``plain``).
     """
+
+    grammar_support = "gbnf"
 
     def __init__(
         self,
@@ -48,6 +55,7 @@ class LlamaCppLLM(LLM):
         seed: int = 42,
         verbose: bool = False,
         repeat_penalty: float = 1.1,
+        chat_format: str = "auto",
     ) -> None:
         path = Path(model_path)
         if not path.is_file():
@@ -58,6 +66,10 @@ class LlamaCppLLM(LLM):
             raise ValueError(f"n_threads must be positive or None, got {n_threads}")
         if repeat_penalty <= 0:
             raise ValueError(f"repeat_penalty must be positive, got {repeat_penalty}")
+        if chat_format not in CHAT_FORMATS:
+            raise ValueError(f"unknown chat_format {chat_format!r}; choose one of {list(CHAT_FORMATS)}")
+        self.chat_format_setting = chat_format
+        self._prompt_speed: float | None = None
         self.model_path = path
         self._n_ctx = n_ctx
         self._n_threads = n_threads
@@ -124,18 +136,48 @@ class LlamaCppLLM(LLM):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
+    @property
+    def chat_format(self) -> str:
+        """The prompt format in use: ``template`` or an explicit format name (``auto`` resolved)."""
+        if self.chat_format_setting != "auto":
+            return self.chat_format_setting
+        return detect_chat_format({k: str(v) for k, v in self._model().metadata.items()})
+
     def format_chat(self, messages: Sequence[Message]) -> ChatPrompt:
         _check_messages(messages)
+        name = self.chat_format
+        if name != "template":
+            return render_chat(name, messages)
         formatter = self._chat_formatter()
         if formatter is None:
-            return super().format_chat(messages)
+            raise LLMError(
+                f"chat_format 'template' but {self.model_path.name} has no tokenizer.chat_template"
+            )
         try:
             result = formatter(messages=[dict(m) for m in messages])
         except Exception as e:  # templates raise_exception() on roles they reject (e.g. system)
             logger.debug("chat template rejected messages, folding system into user: %s", e)
-            result = formatter(messages=_fold_system(messages))
+            result = formatter(messages=fold_system(messages))
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return ChatPrompt(prompt=result.prompt, stop=tuple(s for s in stop if s))
+
+    def prompt_tokens_per_second(self) -> float | None:
+        """Prompt-processing speed, measured once per load on a ~200-token prompt evaluated cold."""
+        with self._lock:
+            if self._prompt_speed is None:
+                llama = self._model()
+                text = " ".join(f"Item {i} of the quarterly report lists net revenue." for i in range(20))
+                tokens = self.tokenize(text)
+                llama.reset()
+                start = time.perf_counter()
+                llama.eval(tokens)
+                elapsed = max(time.perf_counter() - start, 1e-6)
+                llama.reset()
+                self._prompt_speed = len(tokens) / elapsed
+                logger.info(
+                    "measured prompt speed tokens_per_s=%.0f tokens=%s", self._prompt_speed, len(tokens)
+                )
+            return self._prompt_speed
 
     def _chat_formatter(self) -> Any:
         with self._lock:
@@ -153,6 +195,17 @@ class LlamaCppLLM(LLM):
                         bos_token=_token_text(llama, llama.token_bos()),
                     )
             return self._formatter or None
+
+    def _gbnf(self, text: str) -> Any:
+        key = f"gbnf:{text}"
+        if key not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            try:
+                self._grammars[key] = LlamaGrammar.from_string(text, verbose=self._verbose)
+            except Exception as e:  # the parser raises bare exceptions on a bad grammar
+                raise LLMError(f"cannot parse this GBNF grammar: {e}") from e
+        return self._grammars[key]
 
     def _grammar(self, schema: Mapping[str, Any]) -> Any:
         key = json.dumps(schema, sort_keys=True)
@@ -174,6 +227,7 @@ class LlamaCppLLM(LLM):
         stop: Sequence[str] = (),
         seed: int | None = None,
         json_schema: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
@@ -183,7 +237,11 @@ class LlamaCppLLM(LLM):
             room = llama.n_ctx() - len(tokens)
             if room < 1:
                 raise LLMError(f"prompt of {len(tokens)} tokens leaves no room in n_ctx={llama.n_ctx()}")
-            grammar = self._grammar(json_schema) if json_schema is not None else None
+            if json_schema is not None and grammar is not None:
+                raise ValueError("pass json_schema or grammar, not both")
+            constraint = self._grammar(json_schema) if json_schema is not None else None
+            if grammar is not None:
+                constraint = self._gbnf(grammar)
             chunks = llama.create_completion(
                 tokens,
                 max_tokens=min(max_tokens, room),
@@ -191,7 +249,7 @@ class LlamaCppLLM(LLM):
                 stop=[s for s in stop if s],
                 seed=self._seed if seed is None else seed,
                 repeat_penalty=self._repeat_penalty,
-                grammar=grammar,
+                grammar=constraint,
                 stream=True,
             )
             for chunk in chunks:
@@ -204,17 +262,6 @@ def _token_text(llama: Any, token_id: int) -> str:
     if token_id < 0:
         return ""
     return str(llama._model.token_get_text(token_id))
-
-
-def _fold_system(messages: Sequence[Message]) -> list[dict[str, str]]:
-    """Merge system messages into the first user message, for templates without a system role."""
-    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    rest = [dict(m) for m in messages if m["role"] != "system"]
-    if system and rest and rest[0]["role"] == "user":
-        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
-    elif system:
-        rest.insert(0, {"role": "user", "content": system})
-    return rest
 
 
 def bundled_model_path(cache_dir: str | Path) -> Path:

@@ -30,6 +30,10 @@ class OpenAICompatLLM(LLM):
         n_ctx: The served model's context window (the API does not report it).
         seed: Default sampling seed.
         timeout_s: Socket timeout per request.
+        structured_output: What the server enforces: ``gbnf`` (llama.cpp server: GBNF grammars
+            through the ``grammar`` field, JSON schemas too), ``json_schema`` (OpenAI-style
+            ``response_format`` only; the answer chain then asks for cited sentences as JSON) or
+            ``none`` (nothing is enforced; grammars are ignored and the output is validated after).
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class OpenAICompatLLM(LLM):
         n_ctx: int = 4096,
         seed: int = 42,
         timeout_s: float = 120.0,
+        structured_output: str = "none",
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -48,6 +53,11 @@ class OpenAICompatLLM(LLM):
             raise ValueError(f"n_ctx must be at least 16, got {n_ctx}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if structured_output not in ("gbnf", "json_schema", "none"):
+            raise ValueError(
+                f"structured_output must be 'gbnf', 'json_schema' or 'none', got {structured_output!r}"
+            )
+        self.grammar_support = structured_output
         self.base_url = base_url.rstrip("/")
         self.model_name = model_name
         self._api_key = api_key
@@ -69,8 +79,9 @@ class OpenAICompatLLM(LLM):
         stop: Sequence[str] = (),
         seed: int | None = None,
         json_schema: Mapping[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        body = self._body(max_tokens, temperature, stop, seed, json_schema)
+        body = self._body(max_tokens, temperature, stop, seed, json_schema, grammar)
         body["prompt"] = prompt
         for event in self._sse("/completions", body):
             text = event.get("choices", [{}])[0].get("text") or ""
@@ -87,6 +98,7 @@ class OpenAICompatLLM(LLM):
             stop,
             options.get("seed"),
             options.get("json_schema"),
+            options.get("grammar"),
         )
         body["messages"] = [dict(m) for m in messages]
         for event in self._sse("/chat/completions", body):
@@ -116,6 +128,7 @@ class OpenAICompatLLM(LLM):
         stop: Sequence[str],
         seed: int | None,
         json_schema: Mapping[str, Any] | None,
+        grammar: str | None = None,
     ) -> dict[str, Any]:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
@@ -135,6 +148,8 @@ class OpenAICompatLLM(LLM):
                 "type": "json_schema",
                 "json_schema": {"name": "output", "schema": dict(json_schema), "strict": True},
             }
+        if grammar is not None and self.grammar_support == "gbnf":
+            body["grammar"] = grammar  # llama.cpp server; other servers would reject the field
         return body
 
     def _request(self, url: str, body: Mapping[str, Any]) -> urllib.request.Request:

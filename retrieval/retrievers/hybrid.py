@@ -1,5 +1,5 @@
-"""The one retriever: self-query -> dense + BM25 + graph -> fusion -> document prior -> rerank -> MMR ->
-parents -> compression.
+"""The one retriever: self-query -> dense + BM25 (+ graph) -> fusion -> document prior and targeting
+(-> page scoring) -> rerank -> MMR -> parents -> compression.
 
 ``HybridRetriever`` is a LangChain ``BaseRetriever`` (``invoke`` returns Documents carrying score and
 provenance) and implements ``retrieval.base.Retriever`` (``retrieve`` returns a
@@ -29,6 +29,7 @@ from retrieval.documents import DocumentRanker
 from retrieval.retrievers.fusion import weighted_rrf
 from retrieval.retrievers.graph_retriever import GraphResult, GraphRetriever
 from retrieval.retrievers.mmr import mmr_select, normalized_relevance
+from retrieval.retrievers.pages import rank_by_page
 from retrieval.retrievers.rerank import CrossEncoderReranker
 from retrieval.retrievers.self_query import SelfQueryParser
 from retrieval.vectorstores.filters import matches, validate
@@ -48,19 +49,29 @@ class HybridConfig:
     ``weight_document``, to its fused score scaled to [0, 1]: chunks of the document the question
     is about move up. ``weight_bm25`` defaults to 0.5: on the sec10q questions (tuned on the
     even-numbered half, confirmed on the odd half) BM25 at full weight pulled hybrid below dense.
+
+    ``targeting`` adds ``weight_targeting`` times each document's fit to the periods and form the
+    question names (``retrieval.targeting``), to the same scaled scores. ``pages`` ranks pages by
+    all their candidate chunks (``retrieval.retrievers.pages``). ``graph`` and ``pages`` are off
+    by default: each lowered hit@1 on a set it was not built on (README, "Retrieval stages that are
+    built but off by default"; the ablation tables of ``python -m bench.pages``).
     """
 
     k: int = 5
     fetch_k: int = 30
     dense: bool = True
     bm25: bool = True
-    graph: bool = True
+    graph: bool = False
     weight_dense: float = 1.0
     weight_bm25: float = 0.5
     weight_graph: float = 0.7
     rrf_k: int = 60
     documents: bool = True
     weight_document: float = 0.5
+    targeting: bool = True
+    weight_targeting: float = 0.5
+    pages: bool = False
+    weight_page: float = 0.5
     graph_slots: int = 1
     mmr: bool = True
     mmr_lambda: float = 0.7
@@ -80,7 +91,14 @@ class HybridConfig:
             )
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise ValueError(f"mmr_lambda must be in [0, 1], got {self.mmr_lambda!r}")
-        weights = (self.weight_dense, self.weight_bm25, self.weight_graph, self.weight_document)
+        weights = (
+            self.weight_dense,
+            self.weight_bm25,
+            self.weight_graph,
+            self.weight_document,
+            self.weight_targeting,
+            self.weight_page,
+        )
         if min(weights) < 0 or self.graph_slots < 0:
             raise ValueError("fusion weights and graph_slots must be >= 0")
 
@@ -149,8 +167,9 @@ class HybridRetriever(BaseRetriever):
         if graph_res is not None:
             notes.extend(graph_res.notes)
             fused = [_mark_hop(h, graph_res.hop_ids) for h in fused]
-        if cfg.documents and self.documents is not None and fused and cfg.weight_document > 0:
-            fused = _with_document_prior(fused, self.documents.scores(content, qvec), cfg.weight_document)
+        fused = self._document_stage(query, content, qvec, fused, cfg)
+        if cfg.pages and fused:
+            fused = rank_by_page(fused, cfg.weight_page)
         if not fused:
             return RetrievalResult(hits=(), query=content, filter=flt, notes=tuple(notes))
         vecs = self._vectors([h.chunk for h in fused])
@@ -180,6 +199,25 @@ class HybridRetriever(BaseRetriever):
         return docs
 
     # ----------------------------------------------------------------------------- stages
+    def _document_stage(
+        self, query: str, content: str, qvec: np.ndarray, fused: list[Hit], cfg: HybridConfig
+    ) -> list[Hit]:
+        """Add the document prior and the targeting fit (each weighted) to the fused scores.
+
+        Targeting reads the question as asked (``query``): self-query may have moved its year or
+        file name into a filter, and the period it names is what targeting needs.
+        """
+        if self.documents is None or not fused:
+            return fused
+        boost: dict[str, float] = {}
+        if cfg.documents and cfg.weight_document > 0:
+            for doc, p in self.documents.scores(content, qvec).items():
+                boost[doc] = boost.get(doc, 0.0) + cfg.weight_document * p
+        if cfg.targeting and cfg.weight_targeting > 0:
+            for doc, fit in self.documents.targeting(query).items():
+                boost[doc] = boost.get(doc, 0.0) + cfg.weight_targeting * fit
+        return _with_document_prior(fused, boost, 1.0) if boost else fused
+
     def _plan(
         self, query: str, filters: dict[str, Any] | None, cfg: HybridConfig
     ) -> tuple[str, dict[str, Any] | None, list[str]]:

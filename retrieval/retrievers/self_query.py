@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 CompleteJSON = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 ATTRIBUTES: dict[str, str] = {
-    "file_name": "file name with extension, e.g. '2023 Q3 NVDA.pdf'",
+    "file_name": "file name with extension, e.g. 'harbour-survey-2019.pdf'",
     "file_type": "file type without dot: pdf, docx, md, txt, html",
     "title": "document title",
     "page_start": "first page of the passage (integer, 1-based)",

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT NOT NULL DEFAULT '',
     n_tokens INTEGER NOT NULL DEFAULT 0,
     text TEXT NOT NULL,
-    vector BLOB
+    vector BLOB,
+    ocr INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS profiles (
@@ -65,10 +66,18 @@ CREATE TABLE IF NOT EXISTS profiles (
 );
 """
 
+# A document's graph status, in ``extra["graph"]``: committed as "pending" with its chunks when a
+# graph is wanted, "done" once the graph is written (it may hold no entity at all: "no entities
+# found" is a result), "off" when the document was ingested without a graph.
+GRAPH_PENDING, GRAPH_DONE, GRAPH_OFF = "pending", "done", "off"
+
 _CHUNK_COLUMNS = (
     "c.rowid, c.id, c.doc_id, c.kind, c.parent_id, c.chunk_index, c.page_start, c.page_end, c.section, "
-    "c.n_tokens, c.text, d.source, d.file_name, d.file_type, d.content_hash, d.title, d.created, d.modified"
+    "c.n_tokens, c.text, d.source, d.file_name, d.file_type, d.content_hash, d.title, d.created, d.modified, "
+    "{ocr}"
 )
+# Columns added after the first release: name -> declaration (added to an older index on open).
+_ADDED_CHUNK_COLUMNS = {"ocr": "ocr INTEGER NOT NULL DEFAULT 0"}
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,31 @@ class DocumentRecord:
     extra: str = "{}"
 
     def extra_data(self) -> dict[str, Any]:
-        """The free-form ``extra`` JSON (warnings, graph notes) as a dict."""
+        """The free-form ``extra`` JSON (graph status, notes, reason) as a dict."""
         data: dict[str, Any] = json.loads(self.extra or "{}")
         return data
+
+    @property
+    def graph_status(self) -> str | None:
+        """``pending``, ``done`` or ``off`` (see ``GRAPH_*``); None in indexes written before it was kept."""
+        status = self.extra_data().get("graph")
+        return str(status) if status is not None else None
+
+
+def graph_extra(status: str, *, notes: Sequence[str] = (), reason: str = "") -> str:
+    """The ``extra`` JSON of a document whose graph is in ``status``.
+
+    ``notes`` are the extractor's notes of a graph that is done (kept under ``graph_notes``, where
+    the doctor of older versions looks for a confirmed graph); ``reason`` says why one is pending.
+    """
+    if status not in (GRAPH_PENDING, GRAPH_DONE, GRAPH_OFF):
+        raise ValueError(f"unknown graph status {status!r}")
+    data: dict[str, Any] = {"graph": status}
+    if status == GRAPH_DONE:
+        data["graph_notes"] = list(notes)
+    elif reason:
+        data["graph_reason"] = reason
+    return json.dumps(data)
 
 
 class SQLiteDocStore:
@@ -121,10 +152,21 @@ class SQLiteDocStore:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(_SCHEMA)
+                self._add_missing_columns()
             self._conn.execute("PRAGMA foreign_keys=ON")
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(chunks)")}
+            # A read-only index written before the ocr column existed reads as having no OCR text.
+            self._chunk_columns = _CHUNK_COLUMNS.format(ocr="c.ocr" if "ocr" in columns else "0")
             self._conn.create_function(SQL_CONTAINS, 2, sql_contains, deterministic=True)
         except sqlite3.Error as e:
             raise VectorStoreError(f"cannot open docstore {self.path}: {e}") from e
+
+    def _add_missing_columns(self) -> None:
+        """Bring an index written by an older release up to the current chunk columns (data kept)."""
+        have = {r[1] for r in self._conn.execute("PRAGMA table_info(chunks)")}
+        for name, declaration in _ADDED_CHUNK_COLUMNS.items():
+            if name not in have:
+                self._conn.execute(f"ALTER TABLE chunks ADD COLUMN {declaration}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -199,7 +241,7 @@ class SQLiteDocStore:
             blob = np.asarray(next(vec_iter), dtype=np.float32).tobytes() if c.kind == "child" else None
             cur = conn.execute(
                 "INSERT INTO chunks(id, doc_id, kind, parent_id, chunk_index, page_start, page_end, section, "
-                "n_tokens, text, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "n_tokens, text, vector, ocr) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     c.id,
                     c.doc_id,
@@ -212,6 +254,7 @@ class SQLiteDocStore:
                     c.n_tokens,
                     c.text,
                     blob,
+                    int(c.ocr),
                 ),
             )
             if c.kind == "child":
@@ -241,6 +284,16 @@ class SQLiteDocStore:
             conn.execute("UPDATE documents SET n_entities = ? WHERE doc_id = ?", (n_entities, doc_id))
             if extra is not None:
                 conn.execute("UPDATE documents SET extra = ? WHERE doc_id = ?", (json.dumps(extra), doc_id))
+
+    def set_graph_status(
+        self, doc_id: str, status: str, *, entities: int = 0, notes: Sequence[str] = (), reason: str = ""
+    ) -> None:
+        """Record a document's graph status (and entity count, notes or reason; see :func:`graph_extra`)."""
+        extra = graph_extra(status, notes=notes, reason=reason)
+        with self.transaction(bump=False) as conn:
+            conn.execute(
+                "UPDATE documents SET n_entities = ?, extra = ? WHERE doc_id = ?", (entities, extra, doc_id)
+            )
 
     # -- reads ------------------------------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -293,7 +346,7 @@ class SQLiteDocStore:
         for start in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
             part = keys[start : start + 900]
             marks = ",".join("?" * len(part))
-            sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d USING(doc_id) WHERE {column} IN ({marks})"
+            sql = f"SELECT {self._chunk_columns} FROM chunks c JOIN documents d USING(doc_id) WHERE {column} IN ({marks})"
             for row in self._query(sql, part):
                 yield int(row[0]), _row_to_chunk(row)
 
@@ -308,7 +361,7 @@ class SQLiteDocStore:
             params.append(doc_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         for row in self._query(
-            f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d USING(doc_id) {where} ORDER BY c.rowid",
+            f"SELECT {self._chunk_columns} FROM chunks c JOIN documents d USING(doc_id) {where} ORDER BY c.rowid",
             params,
         ):
             yield _row_to_chunk(row)
@@ -373,6 +426,7 @@ def _row_to_chunk(row: tuple[Any, ...]) -> Chunk:
         title,
         created,
         modified,
+        ocr,
     ) = row
     return Chunk(
         id=cid,
@@ -392,6 +446,7 @@ def _row_to_chunk(row: tuple[Any, ...]) -> Chunk:
         modified=modified,
         kind=kind,
         n_tokens=n_tokens,
+        ocr=bool(ocr),
     )
 
 

@@ -20,12 +20,12 @@ def corpus_copy(sample_corpus_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def open_service(tmp_path: Path, embedder) -> Iterator:  # type: ignore[no-untyped-def]
-    """Factory of services on ``tmp_path/index`` that share the session's loaded embedder."""
+def open_service(tmp_path: Path, embedder, cache_dir: Path) -> Iterator:  # type: ignore[no-untyped-def]
+    """Factory of services on ``tmp_path/index`` that share the session's embedder and cache."""
     opened: list[Citewise] = []
 
     def make(index: Path | None = None, **overrides: object) -> Citewise:
-        service = Citewise.open(index or tmp_path / "index", cache_dir=tmp_path / "cache", **overrides)
+        service = Citewise.open(index or tmp_path / "index", cache_dir=cache_dir, **overrides)
         service.__dict__["embedder"] = embedder  # reuse the loaded model; same weights as a fresh one
         opened.append(service)
         return service
@@ -33,3 +33,16 @@ def open_service(tmp_path: Path, embedder) -> Iterator:  # type: ignore[no-untyp
     yield make
     for service in opened:
         service.close()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
+    """One `citewise serve` subprocess (key required, 1 MB uploads, a watched folder) for the API tests."""
+    from tests.support.api_server import start_server
+
+    home = tmp_path_factory.mktemp("api")
+    watched = home / "watched"
+    watched.mkdir()
+    server = start_server(home, key="test-key-1234", watched=watched, API__MAX_UPLOAD_MB="1")
+    yield server
+    assert server.stop() == 0, server.stderr()

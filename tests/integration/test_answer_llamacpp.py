@@ -30,8 +30,8 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="session")
-def gguf_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bundled_model_path(tmp_path_factory.mktemp("llm-cache"))
+def gguf_path(cache_dir: Path) -> Path:
+    return bundled_model_path(cache_dir / "models")  # where services assemble it too
 
 
 @pytest.fixture(scope="session")
@@ -150,8 +150,10 @@ class RecordingLLM(LLM):
 @pytest.fixture(scope="module")
 def tenq_retriever(shared_data_dir: Path, embedder: Embedder) -> DenseRetriever:
     docs = shared_data_dir / "sec10q" / "docs"
-    chunks = _pages(docs / "2023 Q2 NVDA.pdf", [3, 4, 5, 6]) + _pages(docs / "2023 Q3 AAPL.pdf", [3, 4])
-    return DenseRetriever(chunks, embedder)
+    # NVIDIA's statements (pp. 3-6) and the two MD&A pages that state the quarter's revenue in prose
+    # (pp. 27, 29), beside two pages of Apple's statements.
+    nvda = _pages(docs / "2023 Q2 NVDA.pdf", [3, 4, 5, 6, 27, 29])
+    return DenseRetriever(nvda + _pages(docs / "2023 Q3 AAPL.pdf", [3, 4]), embedder)
 
 
 def _words(text: str) -> set[str]:
@@ -161,23 +163,39 @@ def _words(text: str) -> set[str]:
 def test_ask_end_to_end_cites_real_pages(
     gemma: LlamaCppLLM, tenq_retriever: DenseRetriever, embedder: Embedder
 ) -> None:
+    """The answer states the figure and cites the page that holds it.
+
+    The bundled 270M model writes no ``[n]`` itself (in none of the questions tried); its answers
+    are cited by the chain's attribution, which needs 80% of the answer's words in one source.
+    That holds when the model restates a sentence, as here. Asked about "the three months ended
+    July 30, 2023" over the statements alone, it answers "$13,507" correctly, but the table page
+    lacks "the", "for" and "was" (75% support), so that answer is flagged and lists the sources
+    consulted instead: a known gap, not covered here.
+    """
     llm = RecordingLLM(gemma)
     chain = AnswerChain(
         tenq_retriever, llm, embedder=embedder, n_ctx_budget=768, max_tokens=32, min_relevance=0.2
     )
-    events = list(chain.stream("What was NVIDIA's revenue for the three months ended July 30, 2023?", k=3))
+    events = list(chain.stream("What was NVIDIA's revenue for the second quarter of fiscal year 2024?", k=3))
     answer = events[-1].answer if isinstance(events[-1], Done) else None
     assert answer is not None and not answer.refused and answer.mode == "llm"
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.text
     assert answer.hits[0].chunk.file_name == "2023 Q2 NVDA.pdf"
     prompt, max_tokens = llm.calls[-1]
     assert gemma.count_tokens(prompt) + max_tokens <= 768  # packed, never an overflow
-    shown = answer.citations or answer.consulted
-    assert shown, "an answer must cite or list the sources consulted"
-    assert answer.flagged == (not answer.citations)
-    for citation in shown:
+    assert "13.51 billion" in answer.text, answer.text
+    # Cited (by the model or by the chain's attribution); listing the sources consulted, the
+    # fallback for an answer that cites nothing, does not count.
+    assert answer.citations, (answer.text, answer.notes)
+    assert not answer.flagged and not answer.consulted
+    assert {c.n for c in answer.citations} == {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    for citation in answer.citations:
         page_text = pypdf.PdfReader(citation.source).pages[citation.page_start - 1].extract_text()
-        assert citation.file_name in {"2023 Q2 NVDA.pdf", "2023 Q3 AAPL.pdf"}
+        assert (citation.file_name, citation.page_start) in {
+            ("2023 Q2 NVDA.pdf", 27),
+            ("2023 Q2 NVDA.pdf", 29),
+        }
+        assert "13.51 billion" in page_text  # the cited page holds the figure the answer states
         assert _words(citation.snippet) <= _words(page_text)
 
 
@@ -187,3 +205,34 @@ def test_unanswerable_question_is_refused_before_the_llm(
     llm = RecordingLLM(gemma)
     answer = AnswerChain(tenq_retriever, llm, min_relevance=0.45).ask("Who painted the Mona Lisa?")
     assert answer.refused and llm.calls == []
+
+
+def test_citation_grammar_allows_only_the_given_source_numbers(gemma: LlamaCppLLM) -> None:
+    from retrieval.citation_grammar import citation_gbnf
+    from retrieval.prompts import REFUSAL
+
+    # The prompt invites copying "[7]" and "[9]"; with two sources in the grammar only [1] or [2] fit.
+    prompt = "Paris is in France [7]. Rome is in Italy [9].\nParis is in France [7].\nRome is in"
+    free = gemma.generate(prompt, max_tokens=8, temperature=0.0, seed=42)
+    constrained = gemma.generate(
+        prompt, max_tokens=16, temperature=0.0, seed=42, grammar=citation_gbnf(2, REFUSAL)
+    )
+    assert "[9]" in free  # unconstrained, the model copies the invented number
+    numbers = re.findall(r"\[(\d+)\]", constrained)
+    assert numbers and set(numbers) <= {"1", "2"}
+    assert re.fullmatch(r" ?[^\[\]\n]+ \[[12]\](\[[12]\])?\.?( .*)?", constrained), constrained
+
+
+def test_chat_format_auto_explicit_and_template(gguf_path: Path, gemma: LlamaCppLLM) -> None:
+    from retrieval.llm.base import LLMError
+    from retrieval.llm.chat_formats import render_chat
+
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    assert gemma.chat_format == "plain"  # the bundled Gemma 3 270M is pretrained: no template
+    assert gemma.format_chat(messages) == render_chat("plain", messages)
+    chosen = LlamaCppLLM(gguf_path, n_ctx=256, n_threads=1, chat_format="gemma")
+    assert chosen.format_chat(messages).prompt == render_chat("gemma", messages).prompt
+    with pytest.raises(LLMError, match="has no tokenizer.chat_template"):
+        LlamaCppLLM(gguf_path, n_ctx=256, n_threads=1, chat_format="template").format_chat(messages)
+    with pytest.raises(ValueError, match="unknown chat_format"):
+        LlamaCppLLM(gguf_path, chat_format="vicuna")

@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CITEWISE_CACHE_DIR": str(cwd / "cache")}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}  # CITEWISE_CACHE_DIR: the session's cache (conftest)
     return subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
@@ -31,7 +31,9 @@ def test_ingest_json_exit_codes_status_and_forget(corpus_copy: Path, tmp_path: P
     failed = [f for f in report["files"] if f["status"] == "failed"]
     assert [Path(f["path"]).name for f in failed] == ["junk.txt"] and failed[0]["reason"]
     added = report["summary"]["added"]
-    assert added >= 4 and report["embedded"] > 0
+    corpus_files = sorted(p.name for p in corpus_copy.iterdir() if p.name != "junk.txt")
+    assert len(corpus_files) == 6 and added == 6 and report["embedded"] > 0
+    assert sorted(Path(f["path"]).name for f in report["files"] if f["status"] == "added") == corpus_files
 
     (corpus_copy / "junk.txt").unlink()
     again = run(

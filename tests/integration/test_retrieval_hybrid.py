@@ -21,14 +21,16 @@ MULTI_HOP = "Who worked with the founder of the Skarvik Marine Institute?"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path) -> Iterator[Any]:
+def service(
+    tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, cache_dir: Path
+) -> Iterator[Any]:
     from app.service import Citewise
 
     root = tmp_path_factory.mktemp("retrieval")
     corpus = root / "corpus"
     shutil.copytree(sample_corpus_dir, corpus, ignore=shutil.ignore_patterns("QUESTIONS.md"))
     shutil.copy(corpus / "havorn.html", corpus / "havorn_copy.html")
-    cw = Citewise.open(root / "index", llm={"answer_mode": "extractive"})
+    cw = Citewise.open(root / "index", cache_dir=cache_dir, llm={"answer_mode": "extractive"})
     report = cw.ingest([corpus])
     assert len(cw.store.docstore.documents()) == 7, report
     yield cw
@@ -40,7 +42,7 @@ def _files(result: RetrievalResult) -> list[str]:
 
 
 def test_multi_hop_question_needs_the_graph(service: Any) -> None:
-    with_graph = service.search(MULTI_HOP)
+    with_graph = service.search(MULTI_HOP, graph=True)
     without = service.search(MULTI_HOP, graph=False)
     assert "rustad_logbook.txt" in _files(with_graph)
     assert "rustad_logbook.txt" not in _files(without)
@@ -56,7 +58,8 @@ def test_mmr_removes_the_planted_duplicate(service: Any) -> None:
     diverse = service.search(question, graph=False, compression=False, k=5)
     texts = [h.chunk.text for h in diverse.hits]
     assert len(texts) == len(set(texts)) == 5
-    assert len(set(_files(diverse))) > len(set(_files(plain)))
+    # the copy's chunks duplicate the original's: one of the two files is left out
+    assert not {"havorn.html", "havorn_copy.html"} <= set(_files(diverse))
     # the compressor's redundancy filter is a second line of defence against copies
     compressed = service.search(question, mmr=False, graph=False, k=5)
     contexts = [h.context for h in compressed.hits]

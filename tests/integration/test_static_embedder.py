@@ -49,9 +49,11 @@ def test_a_missing_source_or_a_broken_cache_is_a_clear_error(tmp_path: Path) -> 
         broken.embed(["x"])
 
 
-def test_the_setting_chooses_the_scorer() -> None:
+def test_the_setting_chooses_the_scorer(tmp_path: Path) -> None:
     embedder = object()
-    static = build_sentence_scorer(Settings(), embedder)  # type: ignore[arg-type]
+    static = build_sentence_scorer(Settings(cache_dir=tmp_path / "cache"), embedder)  # type: ignore[arg-type]
     assert isinstance(static, StaticEmbedder) and static.source == bundled_model_path().resolve()
+    assert static.path.parent == (tmp_path / "cache" / "static").resolve()  # kept under cache_dir
+    assert not static.path.exists()  # nothing is distilled until the first sentence is scored
     same = build_sentence_scorer(Settings(retrieval={"compression_scorer": "embedder"}), embedder)  # type: ignore[arg-type]
     assert same is embedder

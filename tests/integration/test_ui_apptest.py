@@ -29,18 +29,20 @@ TERNS_QUESTION = "How many nesting pairs of terns did Bodil Rasmussen count on K
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, embedder) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+def index_dir(
+    tmp_path_factory: pytest.TempPathFactory, sample_corpus_dir: Path, embedder, cache_dir: Path
+) -> Iterator[Path]:  # type: ignore[no-untyped-def]
     """The sample corpus ingested once; the app is pointed at it through the environment."""
     root = tmp_path_factory.mktemp("ui")
     index = root / "data" / "index"
-    service = Citewise.open(index, cache_dir=root / "cache")
+    service = Citewise.open(index, cache_dir=cache_dir)
     service.__dict__["embedder"] = embedder  # the session's loaded model, same weights
     report = service.ingest([sample_corpus_dir], exclude=["**/QUESTIONS.md"])
     assert report.summary()["added"] == 6 and not report.failed
     service.close()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CITEWISE_INDEX_DIR", str(index))
-        mp.setenv("CITEWISE_CACHE_DIR", str(root / "cache"))
+        mp.setenv("CITEWISE_CACHE_DIR", str(cache_dir))
         mp.setenv("CITEWISE_LLM__MAX_TOKENS", "64")  # the bundled model on 2 cores: keep answers short
         mp.setenv("HF_HUB_OFFLINE", "1")
         yield index
@@ -196,7 +198,8 @@ def test_answer_through_the_bundled_llm_is_streamed_with_sources(index_dir: Path
     answer = ask(at, "When was the Skarvik Marine Institute founded?", mode="llm")
     assert answer.mode == "llm" and not answer.refused and answer.text.strip()
     assert "1923" in answer.text
-    sources = answer.citations or answer.consulted
-    assert ("skarvik_history.pdf", 1) in [(c.file_name, c.page_start) for c in sources]
+    assert not answer.flagged and not answer.consulted, (answer.text, answer.notes)  # cited, not listed
+    assert ("skarvik_history.pdf", 1) in [(c.file_name, c.page_start) for c in answer.citations]
     assert "1923" in markdown_text(at)
-    assert "Written by the local model" in "\n".join(c.value for c in at.caption).replace("\\", "")
+    captions = "\n".join(c.value for c in at.caption).replace("\\", "")
+    assert "Written by the local model" in captions and "cites no source" not in captions

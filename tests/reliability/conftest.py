@@ -1,4 +1,4 @@
-"""Fixtures of the reliability suite: hash-embedder services, a shared spaCy extractor, folders."""
+"""Fixtures of the reliability suite: services (real or hash embedder), a shared spaCy extractor, folders."""
 
 from __future__ import annotations
 
@@ -27,11 +27,18 @@ def mixed_folder(tmp_path: Path, sample_corpus_dir: Path, shared_data_dir: Path)
 
 
 @pytest.fixture
-def hash_services(tmp_path: Path, spacy_extractor: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def hash_services(
+    tmp_path: Path, spacy_extractor: Any, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> Iterator[Any]:
     """Factory of services with the hash embedder and the session's spaCy extractor.
 
-    ``app.container`` is patched too, so services the CLI opens in this process (``citewise doctor``
-    through click's runner) get the same embedder and extractor.
+    Only for indexes that a write session in another process built with the hash embedder
+    (``tests.reliability.driver ... hash``: the crash, concurrency and state-machine tests, where
+    a model load per process would dominate); a store refuses an index built by another
+    embedder. The parser workers, FAISS, BM25, spaCy and SQLite stay real. Tests that write in
+    this process use :func:`services` (the real MiniLM) instead. ``app.container`` is patched
+    too, so services the CLI opens in this process (``citewise doctor`` through click's runner)
+    get the same embedder and extractor.
     """
     from app import container
     from tests.fakes import HashEmbedder
@@ -41,7 +48,7 @@ def hash_services(tmp_path: Path, spacy_extractor: Any, monkeypatch: pytest.Monk
     opened: list[Any] = []
 
     def make(index: Path | None = None, **overrides: Any) -> Any:
-        service = open_service(index or tmp_path / "index", "hash", **overrides)
+        service = open_service(index or tmp_path / "index", "hash", cache_dir=cache_dir, **overrides)
         opened.append(service)
         return service
 
@@ -51,7 +58,32 @@ def hash_services(tmp_path: Path, spacy_extractor: Any, monkeypatch: pytest.Monk
 
 
 @pytest.fixture
-def real_services(tmp_path: Path, embedder: Any) -> Iterator[Any]:
+def services(
+    tmp_path: Path, embedder: Any, spacy_extractor: Any, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> Iterator[Any]:
+    """Factory of writable services with everything real: the session's MiniLM embedder and spaCy
+    extractor, graph on (the fake LLM: nothing here asks the model).
+
+    ``app.container`` is patched so services the CLI opens in this process get the same models.
+    """
+    from app import container
+
+    monkeypatch.setattr(container, "build_embedder", lambda settings: embedder)
+    monkeypatch.setattr(container, "build_extractor", lambda settings, llm_factory=None: spacy_extractor)
+    opened: list[Any] = []
+
+    def make(index: Path | None = None, **overrides: Any) -> Any:
+        service = open_service(index or tmp_path / "index", "real", cache_dir=cache_dir, **overrides)
+        opened.append(service)
+        return service
+
+    yield make
+    for service in opened:
+        service.close()
+
+
+@pytest.fixture
+def real_services(tmp_path: Path, embedder: Any, cache_dir: Path) -> Iterator[Any]:
     """Factory of services with the session's real MiniLM embedder (graph off unless asked)."""
     from app.service import Citewise
 
@@ -60,7 +92,7 @@ def real_services(tmp_path: Path, embedder: Any) -> Iterator[Any]:
     def make(index: Path | None = None, **overrides: Any) -> Any:
         overrides.setdefault("graph", {"enabled": False})
         overrides.setdefault("llm", {"backend": "fake", "answer_mode": "extractive"})
-        service = Citewise.open(index or tmp_path / "index", cache_dir=tmp_path / "cache", **overrides)
+        service = Citewise.open(index or tmp_path / "index", cache_dir=cache_dir, **overrides)
         service.__dict__["embedder"] = embedder
         opened.append(service)
         return service

@@ -29,7 +29,7 @@ PARSE_TIMEOUT_S = 20.0
 # Reasons the loaders give on purpose; anything else would be an exception that escaped them.
 KNOWN_REASON = re.compile(
     r"^(truncated PDF|not a PDF|unreadable PDF|PDF exceeds a parser safety limit|PDF structure nested|"
-    r"no extractable text|encrypted PDF|timed out after|exceeded memory cap|parser worker crashed)"
+    r"no extractable text|no text found on|encrypted PDF|timed out after|exceeded memory cap|parser worker crashed)"
 )
 
 

@@ -1,13 +1,16 @@
-"""SIGKILL an ingest at 20+ seeded random moments; every time the index opens, the doctor says
-whether it is consistent (and repairs it when not), and the resumed run ends in exactly the state
-of an uninterrupted one.
+"""SIGKILL an ingest at every write step, chosen by count rather than by time; every time the index
+opens, the doctor says whether it is consistent (and repairs it when not), and the resumed run
+ends in exactly the state of an uninterrupted one.
 
-The ingest runs in its own process group (its parser worker dies with it). Kill moments are
-drawn per trial as "after the k-th finished file, plus up to 0.4 s", so they land in every stage
-of a document: parse, chunk, embed, the docstore commit, the BM25 update, the graph commit and
-the docstore's graph confirmation. Between trials files are edited, removed and restored, so
-kills also hit updates and prunes. Even-numbered kills are repaired with ``citewise doctor
---repair``; odd ones are left to the next ingest's reconciliation.
+The ingest runs in its own process group (its parser worker dies with it). The driver counts the
+write steps of its session (``tests.reliability.driver.CHECKPOINTS``: parse, chunk, embed, the
+docstore transaction, the BM25 update and its files, the graph commit, the docstore's graph
+confirmation, the FAISS save and the manifest) and SIGKILLs its process group when the chosen
+step starts for the chosen time. Steps are taken in turn until each has been killed once, then
+at random; the occurrence is random within what a finished run did. Between trials files are
+edited, removed and restored, so kills also hit updates, prunes and the next run's repair of the
+last kill. Even-numbered kills are repaired with ``citewise doctor --repair``; odd ones are left to
+the next ingest's reconciliation.
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
+from tests.reliability.driver import CHECKPOINTS
 from tests.reliability.helpers import REPO, driver_cmd, driver_env, index_state, run_driver
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 KILLS = 21
-BUDGET_S = 420.0
+MAX_TRIALS = 3 * KILLS  # trials whose run ends before its target are retried; this many means a bug
 EDITABLE = (".md", ".txt", ".html", ".pdf")
 
 
@@ -61,41 +65,39 @@ def mutate(folder: Path, stash: Path, rng: random.Random, trial: int) -> None:
         shutil.move(str(back), folder / back.name)
 
 
-def run_and_kill(index: Path, folder: Path, after_files: int, extra_s: float) -> tuple[bool, int]:
-    """Start an ingest, SIGKILL its process group after ``after_files`` files plus ``extra_s``.
+def run_and_kill(index: Path, folder: Path, kill_at: str) -> tuple[str | None, dict[str, int]]:
+    """Run an ingest that SIGKILLs itself when the write step ``kill_at`` (``STEP#N``) starts.
 
-    Returns (killed, files finished). ``killed`` is False when the run ended first.
+    Returns (the step it was killed at, or None when the run finished first; the step counts of a
+    finished run).
     """
     proc = subprocess.Popen(
         driver_cmd(index, "hash", "ingest", folder),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=driver_env(),
+        env={**driver_env(), "CITEWISE_DRIVER_KILL_AT": kill_at},
         cwd=REPO,
         start_new_session=True,
     )
-    assert proc.stdout is not None
-    done, deadline = 0, time.monotonic() + 120
     try:
-        for line in proc.stdout:
-            if line.startswith("file "):
-                done += 1
-            if (line.startswith("ready") and after_files == 0) or (
-                line.startswith("file ") and done == after_files
-            ):
-                break
-            assert time.monotonic() < deadline, "ingest made no progress in 120 s"
-        time.sleep(extra_s)
-        killed = proc.poll() is None
-        if killed:
-            os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=600)  # a bound for a hung session, far above a run's time
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        proc.stdout.close()
-    return killed, done
+            proc.wait(timeout=30)
+    killed = next((line.split()[1] for line in out.splitlines() if line.startswith("kill ")), None)
+    if killed is not None:
+        assert proc.returncode == -signal.SIGKILL, (proc.returncode, out[-2000:])
+        return killed, {}
+    assert proc.returncode == 0, out[-2000:]
+    return None, checkpoint_counts(out)
+
+
+def checkpoint_counts(out: str) -> dict[str, int]:
+    line = next(line for line in out.splitlines() if line.startswith("checkpoints "))
+    counts: dict[str, int] = json.loads(line.removeprefix("checkpoints "))
+    return counts
 
 
 def assert_opens_and_searches(make_service: Any, index: Path) -> None:
@@ -107,30 +109,46 @@ def assert_opens_and_searches(make_service: Any, index: Path) -> None:
     reader.close()
 
 
-def test_sigkill_at_random_moments_converges(tmp_path: Path, mixed_folder: Path, hash_services: Any) -> None:
+def test_sigkill_at_every_write_step_converges(
+    tmp_path: Path, mixed_folder: Path, hash_services: Any
+) -> None:
     rng = random.Random(20240607)
     index, stash = tmp_path / "index", tmp_path / "stash"
     stash.mkdir()
+    calibration = tmp_path / "calibration"
+    out = subprocess.run(
+        driver_cmd(calibration, "hash", "ingest", mixed_folder),
+        capture_output=True, text=True, env=driver_env(), cwd=REPO, timeout=600, check=True,
+    )  # fmt: skip
+    steps = sorted(checkpoint_counts(out.stdout))
+    assert set(steps) == {name for name, _, _ in CHECKPOINTS}, steps  # an ingest runs every step
+    fewest = dict(checkpoint_counts(out.stdout))  # per step, the fewest times a finished run did it
+    untried = list(steps)
     t0 = time.monotonic()
     trials: list[dict[str, Any]] = []
     while sum(t["killed"] for t in trials) < KILLS:
-        assert time.monotonic() - t0 < BUDGET_S, f"over budget after {len(trials)} trials: {trials}"
+        assert len(trials) < MAX_TRIALS, f"only {sum(t['killed'] for t in trials)} kills: {trials}"
         mutate(mixed_folder, stash, rng, len(trials))
-        n_files = sum(1 for _ in mixed_folder.iterdir())
-        after, extra = rng.randint(0, n_files - 1), rng.uniform(0.0, 0.4)
-        killed, done = run_and_kill(index, mixed_folder, after, extra)
-        trial: dict[str, Any] = {"killed": killed, "after_files": done, "extra_s": round(extra, 2)}
+        step = untried[0] if untried else rng.choice(steps)
+        target = f"{step}#{rng.randint(1, fewest[step])}"
+        killed_at, counts = run_and_kill(index, mixed_folder, target)
+        for name, n in counts.items():
+            fewest[name] = max(1, min(fewest[name], n))
+        if killed_at is not None and step in untried:
+            untried.remove(step)
+        trial: dict[str, Any] = {"target": target, "killed": killed_at is not None}
         if (index / "docstore.sqlite").exists():
             assert_opens_and_searches(hash_services, index)
             report = doctor(index)
             trial["consistent_after_kill"] = report["consistent"]
             trial["issues"] = sorted({f"{i['store']}:{i['kind']}" for i in report["issues"]})
-            if killed and not report["consistent"] and sum(t["killed"] for t in trials) % 2 == 0:
+            if killed_at and not report["consistent"] and sum(t["killed"] for t in trials) % 2 == 0:
                 repaired = doctor(index, "--repair")
                 assert repaired["consistent"], repaired
                 trial["repaired_by"] = "doctor --repair"
                 trial["repairs"] = len(repaired["repairs"])
         trials.append(trial)
+    assert not untried, f"write steps never reached: {untried}"
 
     run_driver(index, "hash", "ingest", mixed_folder)  # the resumed run, to completion
     final = doctor(index)
@@ -150,6 +168,7 @@ def test_sigkill_at_random_moments_converges(tmp_path: Path, mixed_folder: Path,
         "consistent_right_after_kill": sum(1 for t in kills if t.get("consistent_after_kill")),
         "repaired_by_doctor": sum(1 for t in kills if t.get("repaired_by")),
         "issue_kinds": sorted({k for t in kills for k in t.get("issues", [])}),
+        "killed_steps": sorted({t["target"].split("#")[0] for t in kills}),
         "seconds": round(time.monotonic() - t0, 1),
         "final_documents": len(resumed_state["documents"]),
         "final_chunks": len(resumed_state["chunks"]),

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +29,30 @@ class ArcadeDBStartError(RuntimeError):
     """The server did not come up; the message carries the tail of its log."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct TCP ports on 127.0.0.1 that nothing listens on right now.
+
+    The sockets are held until all are picked, so the ports differ; another process can still take
+    one before the server binds it, which :meth:`ArcadeDBServer.start` detects and retries.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+_PORT_TAKEN = ("Unable to listen to a HTTP port", "BindException", "Address already in use")
+
+
+def _port_taken(log: str) -> bool:
+    """Whether the server log says one of its ports was already bound by another process."""
+    return any(sign in log for sign in _PORT_TAKEN)
 
 
 def package_dir() -> Path:
@@ -51,9 +71,15 @@ class ArcadeDBServer:
     database: str = "citewise"
     password: str = "citewise-test-pw"
     user: str = "root"
-    http_port: int = field(default_factory=free_port)
-    bolt_port: int = field(default_factory=free_port)
+    http_port: int = 0
+    bolt_port: int = 0
+    attempts: int = 3
     process: subprocess.Popen[bytes] | None = None
+    _log: BinaryIO | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (self.http_port and self.bolt_port):
+            self.http_port, self.bolt_port = free_ports(2)
 
     @property
     def bolt_uri(self) -> str:
@@ -83,10 +109,31 @@ class ArcadeDBServer:
         return [java, "-Xmx512m", *flags, "-cp", classpath, "com.arcadedb.server.ArcadeDBServer"]
 
     def start(self, timeout_s: float = 90.0) -> ArcadeDBServer:
-        """Launch the server, create the database, wait for Bolt; raise with the log on failure."""
+        """Launch the server, create the database, wait for Bolt; raise with the log on failure.
+
+        A port taken by another process between :func:`free_ports` and the server's bind is
+        retried on new ports, up to ``attempts`` launches in all.
+        """
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._start_once(timeout_s)
+            except ArcadeDBStartError:
+                if attempt == self.attempts or not _port_taken(self.log_tail()):
+                    raise
+                logger.warning(
+                    "ArcadeDB ports http=%s bolt=%s were taken; retrying on new ones",
+                    self.http_port,
+                    self.bolt_port,
+                )
+                self.http_port, self.bolt_port = free_ports(2)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start_once(self, timeout_s: float) -> ArcadeDBServer:
         self.root.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root
+        )
         try:
             self._wait(self._http_ready, timeout_s, "HTTP API")
             self._create_database()
@@ -98,15 +145,17 @@ class ArcadeDBServer:
 
     def stop(self) -> None:
         """Stop the server process (terminate, then kill after 20 s)."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> ArcadeDBServer:
         return self.start()
@@ -129,6 +178,8 @@ class ArcadeDBServer:
                 )
             if probe():  # type: ignore[operator]
                 return
+            if _port_taken(self.log_tail()):  # the JVM may live on without its HTTP server
+                raise ArcadeDBStartError(f"ArcadeDB could not bind its ports:\n{self.log_tail()}")
             time.sleep(0.5)
         raise ArcadeDBStartError(f"ArcadeDB {what} not ready after {timeout_s}s:\n{self.log_tail()}")
 

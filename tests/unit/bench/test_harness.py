@@ -16,7 +16,9 @@ from bench.retrieval import original_id
 
 def test_quick_and_full_steps_cover_every_benchmark() -> None:
     names = [s[0] for s in run.STEPS]
-    assert names == ["ingest", "graph", "retrieval", "scale", "answer", "eval"]
+    assert names == ["ingest", "graph", "retrieval", "pages", "scale", "answer", "eval", "api"]
+    quick_pages = {name: args for name, _, args, _ in run.STEPS}["pages"]
+    assert quick_pages[quick_pages.index("--sets") + 1] == "sample" and "--skip-langchain" in quick_pages
     quick = {name: args for name, _, args, _ in run.STEPS}
     assert quick["scale"][-4:] == ["--sizes", "10000", "--queries", "30"]
     full = {name: args for name, _, _, args in run.STEPS}

@@ -15,13 +15,22 @@ from ingest.base import LoadedDocument, TextBlock
 
 
 class SleepyLoader:
-    """Never finishes in reasonable time, like a parser stuck in a loop."""
+    """Never finishes in reasonable time, like a parser stuck in a loop.
+
+    It first writes ``<file>.started`` beside its input, so a test can tell whether it ran.
+    """
 
     suffixes: Sequence[str] = (".sleepy",)
 
     def load(self, path: Path) -> LoadedDocument:
+        started_marker(path).write_text(str(os.getpid()))
         time.sleep(120)
         return LoadedDocument(path=path, file_type="sleepy", blocks=(TextBlock(text="woke up"),))
+
+
+def started_marker(path: Path) -> Path:
+    """The file :class:`SleepyLoader` writes when it starts on ``path``."""
+    return path.with_name(path.name + ".started")
 
 
 class GreedyLoader:

@@ -11,7 +11,13 @@ import pytest
 from ingest.base import LoaderError, UnsupportedFileError
 from ingest.isolation import ParserPool, load_isolated
 from ingest.loaders import load_document, register, unregister
-from tests.unit.ingest.hostile_loaders import ChattyLoader, CrashingLoader, GreedyLoader, SleepyLoader
+from tests.unit.ingest.hostile_loaders import (
+    ChattyLoader,
+    CrashingLoader,
+    GreedyLoader,
+    SleepyLoader,
+    started_marker,
+)
 
 LIMITS = {"timeout_s": 60.0, "memory_mb": 1024}
 
@@ -54,7 +60,8 @@ def test_timeout_kills_the_worker_and_the_pool_recovers(
         load_isolated(touch(tmp_path, "stuck.sleepy"), timeout_s=1.0, memory_mb=1024, pool=pool)
     elapsed = time.monotonic() - start
     assert err.value.reason == "timed out after 1s"
-    assert 1.0 <= elapsed < 4.0
+    # Never before the limit; far less than the parser's 120 s sleep however slow the machine.
+    assert 1.0 <= elapsed < 60.0
     doc = load_isolated(sample_corpus_dir / "skarvik_history.pdf", pool=pool, **LIMITS)
     assert doc.pages == 4
 
@@ -95,11 +102,10 @@ def test_loader_errors_come_back_with_their_reason(pool: ParserPool, tmp_path: P
 def test_size_cap_rejects_before_parsing(pool: ParserPool, tmp_path: Path) -> None:
     big = tmp_path / "big.sleepy"
     big.write_bytes(b"x" * 200_000)
-    start = time.monotonic()
     with pytest.raises(LoaderError) as err:
         load_isolated(big, pool=pool, max_file_mb=0.1, **LIMITS)
     assert err.value.reason == "file is 0.2 MB, over the 0.1 MB limit"
-    assert time.monotonic() - start < 1.0  # the sleepy parser never ran
+    assert not started_marker(big).exists()  # the sleepy parser never ran
 
 
 def test_small_text_files_load_in_process(tmp_path: Path) -> None:

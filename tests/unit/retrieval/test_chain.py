@@ -141,7 +141,7 @@ def test_context_is_packed_into_the_budget() -> None:
         _hit(f"d#{i}", " ".join(f"word{i}_{j}." for j in range(300)), f"d{i}.pdf", i) for i in range(5)
     ]
     llm = FakeLLM(["word0_1 [1]."])
-    chain = AnswerChain(StaticRetriever(long_hits), llm, n_ctx_budget=700, max_tokens=100)
+    chain = AnswerChain(StaticRetriever(long_hits), llm, n_ctx_budget=700, max_tokens=100, packing="window")
     answer = chain.ask("What is word0_1?")
     call = llm.calls[0]
     assert llm.count_tokens(call.prompt) + call.options["max_tokens"] <= 700
@@ -167,6 +167,7 @@ def test_condensing_uses_bounded_history() -> None:
     )
 
 
+@pytest.mark.integration  # rule-based condensing finds people with the real spaCy model
 def test_unusable_llm_rewrite_falls_back_to_rules() -> None:
     retriever = StaticRetriever()
     llm = FakeLLM(["And what about her husband?", "Pierre Curie [1]."])
@@ -182,13 +183,16 @@ def test_no_history_means_no_condense_call() -> None:
     assert len(llm.calls) == 1 and "Follow-up" not in llm.prompts[0]
 
 
+@pytest.mark.integration  # rule-based condensing finds people with the real spaCy model
 def test_history_accepts_answers() -> None:
     first = _chain(["Curie married Pierre Curie [1]."]).ask("Whom did Marie Curie marry?")
     retriever = StaticRetriever()
     AnswerChain(retriever, None).ask("When did she marry him?", [first])
-    assert retriever.calls[0][0] == "When did Marie Curie marry Marie Curie?"
+    # "she" is the person asked about, "him" the other person the answer named.
+    assert retriever.calls[0][0] == "When did Marie Curie marry Pierre Curie?"
 
 
+@pytest.mark.integration  # rule-based condensing finds people with the real spaCy model
 @pytest.mark.parametrize(
     ("question", "turns", "expected"),
     [
@@ -206,6 +210,14 @@ def test_history_accepts_answers() -> None:
          "And what did Ingrid Halvorsen's husband study?"),
         ("What does it fund?", [("Who founded the Skarvik Marine Institute?", "Ingrid Halvorsen did.")],
          "What does Skarvik Marine Institute fund?"),
+        ("When did he marry her?", [("Whom did Pierre Curie marry?", "Pierre Curie married Marie Curie.")],
+         "When did Pierre Curie marry Marie Curie?"),
+        ("Where did she meet his brother?",
+         [("Who was Ingrid Halvorsen?", "She founded the institute with Aksel Brandt.")],
+         "Where did Ingrid Halvorsen meet Aksel Brandt's brother?"),
+        # Only one person named: the second pronoun stays as it is rather than naming her twice.
+        ("When did she marry him?", [("Who was Marie Curie?", "A physicist.")],
+         "When did Marie Curie marry him?"),
     ],
 )  # fmt: skip
 def test_rule_based_condense(question: str, turns: list[tuple[str, str]], expected: str) -> None:
@@ -323,17 +335,18 @@ def test_citation_pages_narrow_even_when_the_child_text_has_line_breaks() -> Non
     assert (cited.page_start, cited.page_end) == (3, 3)
 
 
-CORPUS_WORDS = {"nvidia", "apple", "revenue", "curie", "2023", "data", "center"}
+# A neutral vocabulary: nothing here mirrors a benchmark question.
+CORPUS_WORDS = {"brightwater", "cooperative", "harvest", "orchard", "valley", "1987"}
 
 
 @pytest.mark.parametrize(
     ("question", "missing"),
     [
-        ("What was Tesla's automotive revenue in 2023?", ["Tesla"]),
-        ("What dividend did NVIDIA declare for fiscal 2027?", ["2027"]),
-        ("Summarize Apple's revenue", []),  # first word skipped; Apple is known
-        ("What was NVIDIA's Data Center revenue in 2023?", []),
-        ("Who won the FIFA World Cup?", ["FIFA", "World"]),
+        ("How large was the Brightwater harvest in 1987?", []),
+        ("Who founded the Greystone Mill in 1987?", ["Greystone", "Mill"]),
+        ("What did the cooperative sell in 1999?", ["1999"]),
+        ("Describe Brightwater's orchard", []),  # first word skipped; possessive stripped
+        ("Who chairs the Valley Orchard Board?", ["Board"]),
     ],
 )
 def test_unknown_terms(question: str, missing: list[str]) -> None:
@@ -342,10 +355,10 @@ def test_unknown_terms(question: str, missing: list[str]) -> None:
     assert unknown_terms(question, lambda t: t.lower() in CORPUS_WORDS) == missing
 
 
-def test_question_about_a_name_the_corpus_never_mentions_is_refused_without_the_llm() -> None:
+def test_the_literal_check_refuses_a_name_the_corpus_never_mentions_without_the_llm() -> None:
     chain = _chain([], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
-    answer = chain.ask("What was Tesla's revenue in 2023?")
+    answer = chain.ask("What did Greystone harvest in 1987?")
     assert answer.refused and answer.text == REFUSAL and chain.llm.calls == []  # type: ignore[union-attr]
-    assert "the documents never mention 'Tesla'" in answer.notes
-    known = _chain(["Revenue was $13.51 billion [2]."], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
-    assert not known.ask("What was NVIDIA's revenue in 2023?").refused
+    assert "the documents never mention 'Greystone'" in answer.notes
+    known = _chain(["The harvest was 40 tonnes [1]."], corpus_knows=lambda t: t.lower() in CORPUS_WORDS)
+    assert not known.ask("What did Brightwater harvest in 1987?").refused

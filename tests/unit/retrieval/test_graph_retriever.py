@@ -15,6 +15,8 @@ JANE = Entity("e-jane", "Jane Doe", "PERSON")
 SPRING = Entity("e-spring", "Springfield", "GPE")
 BOLT = Entity("e-bolt", "Bolt Industries", "ORG")
 
+pytestmark = pytest.mark.integration  # every test loads the real spaCy pipeline (nlp fixture)
+
 
 @pytest.fixture
 def graph(memory_graph_cls: Any) -> Any:

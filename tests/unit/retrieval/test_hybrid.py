@@ -16,6 +16,8 @@ from retrieval.retrievers.hybrid import HybridConfig, HybridRetriever
 from retrieval.retrievers.self_query import SelfQueryParser
 from tests.unit.retrieval.conftest import chunk
 
+pytestmark = pytest.mark.integration  # the retriever fixture loads the real spaCy pipeline
+
 QUESTION = "Where was the chief executive of Acme Corp born?"
 TEXTS = {
     "d1": "Jane Doe is the chief executive of Acme Corp.",
@@ -61,7 +63,7 @@ def retriever(
         graph=GraphRetriever(graph, nlp=nlp),
         self_query=SelfQueryParser(known_files=lambda: bm25.field_values("file_name")),
         compressor=build_compressor(hash_embedder, window=0),
-        config=HybridConfig(k=3, compression=False),
+        config=HybridConfig(k=3, compression=False, graph=True),
     )
 
 
@@ -81,10 +83,12 @@ def test_multi_hop_chunk_needs_the_graph(retriever: HybridRetriever) -> None:
 
 
 def test_per_call_options_switch_stages(retriever: HybridRetriever) -> None:
-    dense_only = retriever.retrieve(QUESTION, bm25=False, graph=False, mmr=False, k=4)
+    dense_only = retriever.retrieve(QUESTION, bm25=False, graph=False, mmr=False, pages=False, k=4)
     assert len(dense_only.hits) == 4 and all(set(h.provenance) == {"dense"} for h in dense_only.hits)
-    bm25_only = retriever.retrieve(QUESTION, dense=False, graph=False, mmr=False)
+    bm25_only = retriever.retrieve(QUESTION, dense=False, graph=False, mmr=False, pages=False)
     assert all(set(h.provenance) == {"bm25"} for h in bm25_only.hits)
+    paged = retriever.retrieve(QUESTION, bm25=False, graph=False, mmr=False, pages=True, k=4)
+    assert all(set(h.provenance) == {"dense", "page"} for h in paged.hits)
     with pytest.raises(ValueError, match="unknown retrieval option"):
         retriever.retrieve(QUESTION, grpah=False)
     with pytest.raises(ValueError, match="no reranker"):

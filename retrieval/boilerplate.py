@@ -70,7 +70,9 @@ def repeated_lines(pages: Iterable[tuple[str, int | None, str]], *, max_words: i
     ``Apple Inc. | Q2 2023 Form 10-Q | 15`` and ``... | 16`` are the same running footer.
 
     Args:
-        pages: ``(document, page, text)`` triples, such as the parents of retrieved hits.
+        pages: ``(document, page, text)`` triples, such as the parents of retrieved hits. ``page``
+            is the one page the text lies on; text without one (unknown, or spanning pages) is
+            not counted, since the same line in two overlapping chunks is not on two pages.
         max_words: Longer lines are prose that happens to repeat, not furniture.
     """
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from retrieval.base import Embedder, Hit, RetrievalResult, Retriever
+from retrieval.base import Chunk, Embedder, Hit, RetrievalResult, Retriever
 from retrieval.boilerplate import boilerplate_reason, repeated_lines, strip_repeated
 from retrieval.citation_grammar import citation_gbnf, citation_schema, render_cited_json
 from retrieval.claims import ClaimCheck, check_hits, rewritten_text, strict_rewrite
@@ -436,7 +436,7 @@ def _answer_like_sentences(hits: Sequence[Hit]) -> list[tuple[int, str]]:
     lines and capitals-only lines are removed (:mod:`retrieval.boilerplate`).
     """
     running = repeated_lines(
-        (h.chunk.file_name, c.page_start, c.text)
+        (h.chunk.file_name, _one_page(c), c.text)
         for h in hits
         for c in ((h.chunk,) if h.parent is None else (h.chunk, h.parent))
     )
@@ -447,6 +447,14 @@ def _answer_like_sentences(hits: Sequence[Hit]) -> list[tuple[int, str]]:
             if len(sentence) >= 20 and boilerplate_reason(sentence) is None:
                 pool.append((n, sentence))
     return pool
+
+
+def _one_page(chunk: Chunk) -> int | None:
+    """The page ``chunk`` lies on, or ``None`` when it spans pages: a line of a chunk over pages 2-3
+    and of its child on page 3 is one line on one page, not a running line on two."""
+    if chunk.page_end is not None and chunk.page_end != chunk.page_start:
+        return None
+    return chunk.page_start
 
 
 # --- the chain --------------------------------------------------------------------------------

@@ -255,6 +255,18 @@ def test_extractive_mode_without_llm(hash_embedder: Any) -> None:
     assert any("no LLM" in n for n in answer.notes)
 
 
+def test_a_child_and_its_parent_over_two_pages_do_not_make_running_lines() -> None:
+    # The child on page 3 repeats lines of its parent over pages 2-3: one page, not two.
+    reef = "Discoveries\nThe reef lies at a depth of 312 metres.\nIt was named in 1939."
+    parent = Chunk(
+        id="p", doc_id="h", text="End of page two.\n" + reef, source="/h.pdf", file_name="h.pdf",
+        file_type="pdf", page_start=2, page_end=3, kind="parent",
+    )  # fmt: skip
+    hits = (_hit("c", reef, "h.pdf", 3, parent=parent),)
+    picked = extractive_sentences("How deep is the reef?", hits, None, max_sentences=1)
+    assert picked == [(1, "The reef lies at a depth of 312 metres.")]
+
+
 def test_extractive_sentences_without_embedder_use_word_overlap() -> None:
     picked = extractive_sentences("Whom did Curie marry?", HITS, None, max_sentences=1)
     assert picked == [(1, "In 1895 she married the French physicist Pierre Curie.")]

@@ -99,8 +99,10 @@ def test_question_is_answered_with_a_citation_of_the_right_file_and_page(
     assert expected in answer.text and not answer.refused
     cited = [(c.file_name, c.page_start, c.page_end) for c in answer.citations]
     assert (file_name, page, page) in cited, cited  # the page itself, not a section's page span
+    n = next(c.n for c in answer.citations if (c.file_name, c.page_start) == (file_name, page))
+    assert f"[{n}]" in answer.text  # the marker in the text is the number the sources list shows
     shown = markdown_text(at)
-    assert f"\\[1\\] {file_name.replace('_', chr(92) + '_').replace('.', chr(92) + '.')}" in shown
+    assert f"\\[{n}\\] {file_name.replace('_', chr(92) + '_').replace('.', chr(92) + '.')}" in shown
     assert expected in shown.replace("\\", "")
     assert [e.label for e in at.expander if e.label.startswith("Sources")] == [f"Sources ({len(cited)})"]
 

@@ -14,9 +14,9 @@ caller's ``__main__`` in the child, so a library user's script without an
 
 The two processes talk over a socket pair in multiprocessing's length-prefixed frames. The parent
 sends a JSON hello (its ``sys.path``, so the child imports what the parent can), then the
-extractor pickled (the parent's own object: the child only unpickles what its parent wrote), then
+extractor as a JSON recipe (:mod:`graph.extract.transfer`: named classes and plain data), then
 one JSON job per document and ``null`` to stop. The child answers in JSON only (the parent reads
-untrusted documents through it and never unpickles what it sends): ``ready`` or the reason it
+untrusted documents through it): ``ready`` or the reason it
 could not load the extractor, ``loaded`` once its model is (job clocks start there), then one
 reply per job. A worker that cannot start or load its model raises
 :class:`WorkerUnavailableError`: the document is not at fault, and the caller extracts it in-process.
@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import os
-import pickle
 import queue
 import signal
 import socket
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.base import DocumentGraph, Entity, ExtractionError, GraphExtractor, Mention, Relation, TextUnit
+from graph.extract import transfer
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class ExtractionWorker:
                 f"{name} is defined in the running script, which a worker process cannot import"
             )
         try:
-            self._payload = pickle.dumps(extractor)  # what starting a child sends; fail here, not there
+            self._payload = transfer.encode(extractor)  # what starting a child sends; fail here, not there
         except Exception as e:
             raise ExtractionError(f"{name} cannot be sent to a worker process: {e}") from e
         self.extractor = extractor
@@ -313,7 +313,7 @@ class ExtractionWorker:
 
 
 def _launch(payload: bytes, startup_timeout_s: float) -> tuple[subprocess.Popen[bytes], Connection]:
-    """Start a child, hand it ``payload`` (the pickled extractor) and wait for its ``ready``."""
+    """Start a child, hand it ``payload`` (the extractor's recipe) and wait for its ``ready``."""
     parent_end, child_end = socket.socketpair()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -363,10 +363,10 @@ def _worker_main() -> None:
         hello = json.loads(conn.recv_bytes())
         parent_path = [p for p in hello["sys_path"] if isinstance(p, str)]
         sys.path[:] = parent_path + [p for p in sys.path if p not in parent_path]
-        extractor = pickle.loads(conn.recv_bytes())  # written by our parent, never by a document
+        extractor = transfer.decode(conn.recv_bytes())  # written by our parent, never by a document
     except (EOFError, OSError):
         return
-    except Exception as e:  # the extractor's class cannot be imported here, or it fails to unpickle
+    except Exception as e:  # the extractor's class cannot be imported here, or fails to rebuild
         conn.send_bytes(json.dumps({"status": "error", "reason": f"{type(e).__name__}: {e}"}).encode())
         return
     conn.send_bytes(json.dumps({"status": "ready"}).encode())
@@ -377,7 +377,7 @@ def _serve(conn: Connection, extractor: GraphExtractor) -> None:
     """The child: load the extractor's model, then answer jobs until told to stop.
 
     Jobs and replies cross the pipe as JSON (the child reads untrusted documents; the parent
-    never unpickles what it sends back).
+    reads back nothing but JSON).
     """
     # A thread reads jobs as they come: the parent may send the next document while we are still
     # sending the last reply, and with both messages larger than the pipe's buffer neither side
@@ -433,5 +433,5 @@ def _reply_from_json(data: bytes) -> tuple[str, Any, float]:
 
 
 def can_run_in_worker(extractor: object) -> bool:
-    """Whether ``extractor`` declares (``worker_safe``) that a pickled copy extracts the same graphs."""
+    """Whether ``extractor`` declares (``worker_safe``) that a copy rebuilt from its recipe extracts the same graphs."""
     return bool(getattr(extractor, "worker_safe", False))

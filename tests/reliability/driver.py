@@ -42,7 +42,7 @@ CHECKPOINTS: tuple[tuple[str, str, str], ...] = (
     ("bm25.delete", "retrieval.bm25_store:BM25Index", "delete_document"),
     ("bm25.add", "retrieval.bm25_store:BM25Index", "add"),
     ("graph.upsert", "graph.stores.sqlite_store:SQLiteGraphStore", "upsert_document"),
-    ("graph.confirm", "retrieval.vectorstores.docstore:SQLiteDocStore", "set_entity_count"),
+    ("graph.confirm", "retrieval.vectorstores.docstore:SQLiteDocStore", "set_graph_status"),
     ("faiss.persist", "retrieval.vectorstores.faiss_store:FaissVectorStore", "persist"),
     # files replaced through retrieval.durable, by the module that writes them
     ("bm25.file", "retrieval.bm25_store", "atomic_write_bytes"),

@@ -50,6 +50,15 @@ def reference(services: Any, folder: Path, tmp_path: Path) -> dict[str, Any]:
     return index_state(service)
 
 
+@pytest.fixture
+def hash_reference(hash_services: Any, folder: Path, tmp_path: Path) -> dict[str, Any]:
+    """The reference state built with the hash embedder: a test on ``hash_services`` indexes must
+    not also request ``services``, whose patch of ``app.container`` would hand the CLI MiniLM."""
+    service = hash_services(tmp_path / "reference")
+    service.ingest([folder])
+    return index_state(service)
+
+
 def kinds(report: Any) -> set[str]:
     return {f"{i.store}:{i.kind}" for i in report.errors}
 
@@ -248,7 +257,7 @@ def pending_docs(report: dict[str, Any]) -> set[str]:
 
 
 def test_documents_whose_graph_extraction_never_happened_are_reported_and_built_by_repair(
-    hash_services: Any, folder: Path, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    hash_services: Any, folder: Path, hash_reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = hash_services()
     service.pipeline.extractor = CrashingExtractor()
@@ -275,11 +284,11 @@ def test_documents_whose_graph_extraction_never_happened_are_reported_and_built_
     reopened = hash_services()
     assert {r.graph_status for r in reopened.documents()} == {"done"}
     assert reopened.stats()["graph_pending"] == 0
-    assert index_state(reopened) == reference
+    assert index_state(reopened) == hash_reference
 
 
 def test_an_index_left_by_the_spawn_worker_bug_is_reported_and_repaired(
-    hash_services: Any, folder: Path, reference: dict[str, Any]
+    hash_services: Any, folder: Path, hash_reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 21's indexes: every graph empty yet confirmed, with the failure only in its notes."""
     service = hash_services()
@@ -298,10 +307,10 @@ def test_an_index_left_by_the_spawn_worker_bug_is_reported_and_repaired(
     assert kinds(found) == {"graph:pending_graph"}
     assert {i.doc_id for i in found.errors} == {r.doc_id for r in service.documents()}
     assert all(note in i.detail for i in found.errors)
-    no_embedding(service)
+    no_embedding(service, monkeypatch)
     fixed = service.doctor(repair=True)
     assert fixed.consistent, fixed.issues
-    assert index_state(service) == reference
+    assert index_state(service) == hash_reference
 
 
 def test_a_document_without_entities_has_a_done_graph_and_is_not_reported(
@@ -339,7 +348,7 @@ class MarkerCrashExtractor:
 
 
 def test_repair_in_the_worker_leaves_a_crashing_document_pending_and_builds_the_rest(
-    hash_services: Any, folder: Path, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    hash_services: Any, folder: Path, hash_reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app import container
 
@@ -363,4 +372,4 @@ def test_repair_in_the_worker_leaves_a_crashing_document_pending_and_builds_the_
     assert [(i.kind, i.doc_id) for i in fixed.errors] == [("pending_graph", poison)]
     assert "graph worker crashed (exit code 3)" in fixed.errors[0].detail
     service.forget(folder / "poison.txt")
-    assert service.doctor().consistent and index_state(service) == reference
+    assert service.doctor().consistent and index_state(service) == hash_reference

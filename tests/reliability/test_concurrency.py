@@ -92,8 +92,13 @@ def test_readers_answer_while_another_process_ingests(
     # stored document whose graph is still being built); after the last, all of them.
     assert stored == sorted(stored) and stored[-1] == n_files
     assert all(seen >= k for k, seen in enumerate(stored, start=1)), stored
+    # The last answer comes from the whole committed index: the founding history is among what it
+    # retrieved. (Which sentences an extractive answer picks with the hash embedder, a bag of
+    # hashed words, says nothing about concurrency; the UI and sec10q tests check citations with
+    # the real model.)
     last = answers[-1]
-    assert not last.refused and "skarvik_history.pdf" in {c.file_name for c in last.citations}
+    assert not last.refused and last.citations
+    assert "skarvik_history.pdf" in {h.chunk.file_name for h in last.hits}
     final = hash_services(index, read_only=True)
     assert len(final.documents()) == n_files
     assert final.doctor().consistent

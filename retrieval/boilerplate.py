@@ -50,6 +50,8 @@ def boilerplate_reason(text: str) -> str | None:
     numbers = len(re.findall(r"\d+(?:[.,]\d+)*", text))
     if _TRAILING_PAGE.search(text) and title >= 0.6 and not money and numbers <= 2:
         return "contents line"
+    # "A Short History of the Institute 1." is a title the splitter cut before section "1. ...".
+    text = _NEXT_SECTION_NUMBER.sub("", text)
     sentence_like = any(c.isdigit() for c in text) or text.endswith((".", "!", "?"))
     if title >= 0.8 and not sentence_like and len(_WORD.findall(text)) >= 2:
         return "heading"
@@ -57,6 +59,7 @@ def boilerplate_reason(text: str) -> str | None:
 
 
 _DIGITS = re.compile(r"\d+")
+_NEXT_SECTION_NUMBER = re.compile(r"\s+\d{1,2}\.$")
 
 
 def _norm(text: str) -> str:

@@ -22,6 +22,8 @@ from retrieval.boilerplate import boilerplate_reason, repeated_lines, strip_repe
         ("Notes to Condensed Consolidated Financial Statements . . . . . . 9", "leaders"),
         ("Second Quarter of Fiscal Year 2024 Summary", None),  # has a figure: kept (may be a table title)
         ("Critical Accounting Policies and Estimates", "heading"),
+        # The sample corpus's PDF title, cut by the sentence splitter before its section "1.".
+        ("A Short History of the Skarvik Marine Institute 1.", "heading"),
     ],
 )  # fmt: skip
 def test_furniture(line: str, reason: str | None) -> None:
@@ -35,6 +37,7 @@ def test_furniture(line: str, reason: str | None) -> None:
         "Interest income 187 46 338 64",
         "Revenue for the second quarter of fiscal year 2024 was $13.51 billion, up 101% from a year ago.",
         "Data Center revenue was up 171% from a year ago and up 141% sequentially.",
+        "Sigrid Aasen found the Aasen Reef on cruise 4.",  # a sentence that ends in a number
     ],
 )
 def test_answers_are_not_furniture(line: str) -> None:

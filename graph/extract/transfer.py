@@ -96,7 +96,8 @@ def _decode(data: Any) -> Any:
     cls = _resolve(data["$obj"])
     if not isinstance(cls, type):
         raise TransferError(f"{data['$obj']} is not a class")
-    obj = cls.__new__(cls)
+    maker: Any = cls
+    obj = maker.__new__(maker)
     state = _decode(data["state"])
     if hasattr(obj, "__setstate__"):
         obj.__setstate__(state)

@@ -25,7 +25,7 @@ import importlib
 import inspect
 import json
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, cast
 
 
 class TransferError(TypeError):
@@ -96,7 +96,7 @@ def _decode(data: Any) -> Any:
     cls = _resolve(data["$obj"])
     if not isinstance(cls, type):
         raise TransferError(f"{data['$obj']} is not a class")
-    obj = cls.__new__(cls)
+    obj = cast(Any, cls).__new__(cls)  # mypy matches no overload of type.__new__ for a plain ``type``
     state = _decode(data["state"])
     if hasattr(obj, "__setstate__"):
         obj.__setstate__(state)

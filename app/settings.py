@@ -3,7 +3,10 @@
 Sources, highest priority first: keyword arguments, ``CITEWISE_*`` environment variables (nested
 fields with ``__``, e.g. ``CITEWISE_GRAPH__BACKEND=neo4j``), a TOML file (``CITEWISE_CONFIG`` or
 ``./citewise.toml``), then the defaults below, which run offline on the bundled models.
-Only :mod:`app.container` reads Settings; leaf classes take plain keyword arguments.
+Of the library, only the ``app`` package reads Settings: :mod:`app.container` turns it into
+backends, and the service, doctor, CLI and UI read their own options from it (``bench/`` reads the
+defaults too, to run what users get). ``ingest``, ``retrieval`` and ``graph`` never see it; their
+classes take plain keyword arguments.
 """
 
 from __future__ import annotations
@@ -222,7 +225,9 @@ class LLMSettings(BaseModel):
     )
     model_path: Path | None = Field(None, description="A GGUF file; None uses the bundled Gemma 3 270M.")
     n_ctx: int = Field(4096, ge=256, description="Context window in tokens.")
-    n_threads: int | None = Field(None, ge=1, description="CPU threads (None: llama.cpp's choice).")
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for llama.cpp (None: every core, os.cpu_count())."
+    )
     n_gpu_layers: int = Field(0, description="Layers offloaded to a GPU (-1: all).")
     max_tokens: int = Field(256, ge=1, description="Longest answer in tokens.")
     temperature: float = Field(0.0, ge=0, description="Sampling temperature (0 = greedy).")
@@ -334,7 +339,13 @@ class Settings(BaseSettings):
     )
 
     index_dir: Path = Field(Path("data/index"), description="Where indexes and the embedded graph live.")
-    cache_dir: Path = Field(Path("data/cache"), description="Assembled model files and other caches.")
+    cache_dir: Path = Field(
+        Path("data/cache"),
+        description=(
+            "Caches: the assembled bundled GGUF (models/), the distilled static model (static/) and"
+            " the private indexes of `citewise eval --docs` (eval/)."
+        ),
+    )
     roots: list[Path] = Field(
         default_factory=list,
         description=(

@@ -67,3 +67,17 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("CITEWISE_CACHE_DIR", str(path))
         mp.setenv("CITEWISE_STATIC_CACHE", str(path / "static"))  # StaticEmbedder used directly
         yield path
+
+
+def _repository_files() -> set[Path]:
+    """Files under data/ and at the top of the repository (where a stray default path would write)."""
+    return {p for p in (REPO / "data").rglob("*") if p.is_file()} | {p for p in REPO.iterdir() if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_written_into_the_repository() -> Iterator[None]:
+    """Fail the session if a test wrote into the repository (``./data/cache``, ``./data/index``...)."""
+    before = _repository_files()
+    yield
+    added = sorted(str(p.relative_to(REPO)) for p in _repository_files() - before)
+    assert not added, f"tests wrote into the repository instead of tmp_path: {added[:10]}"

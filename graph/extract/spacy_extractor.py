@@ -1,4 +1,5 @@
-"""Entity and relation extraction with the bundled spaCy pipeline, at ingestion speed.
+"""Entity and relation extraction with the bundled spaCy pipeline, cheap enough to run on every
+ingest (+28% ingest wall time on 12 report PDFs, docs/benchmarks.md).
 
 Per chunk: NER (kept types only), subject-verb-object relations read off the dependency parse,
 and same-sentence co-occurrences. spaCy runs in two passes: every chunk gets NER and the small

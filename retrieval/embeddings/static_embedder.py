@@ -1,13 +1,16 @@
 """A static embedder (model2vec) distilled from the local sentence-transformers model.
 
 Contextual compression scores every sentence of every retrieved parent against the question: about
-a hundred pieces per query. Through MiniLM that was 400-1500 ms per query on two cores, most of the
-full retriever's time. A model2vec static model is MiniLM's view of each vocabulary token, reduced
-by PCA and weighted: a sentence vector is a lookup and a mean, about 5 ms for 200 sentences.
+a hundred pieces per query. Through MiniLM that was about 450 ms per query on two cores, most of the
+full retriever's time; with this model it is about 10 ms (docs/benchmarks.md, retrieval latency).
+A model2vec static model is MiniLM's view of each vocabulary token, reduced by PCA and weighted: a
+sentence vector is a lookup and a mean.
 
 The static model is distilled once from the same local model directory (about 15 s on two cores,
-offline, no data needed) and kept under a per-user cache keyed by that directory, so every index and
-every test run shares it. It is written with safetensors by model2vec; nothing is unpickled.
+offline, no data needed) and kept in a cache folder keyed by that directory: the service passes
+``<cache_dir>/static`` (``data/cache/static`` by default), so every index that shares a cache
+shares it; used directly without ``cache_root`` it goes to :func:`default_cache_root`. It is
+written with safetensors by model2vec; nothing is unpickled.
 """
 
 from __future__ import annotations

@@ -47,19 +47,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_ui(index: Path, *, env: dict[str, str], log_path: Path, timeout: float = 120) -> Iterator[str]:
-    """Run ``citewise ui --index INDEX --port <free>`` until the block ends; yields its URL."""
-    port = free_port()
-    cmd = [str(BIN / "citewise"), "ui", "--index", str(index), "--port", str(port)]
-    with open(log_path, "wb") as log:
-        # A new session: teardown stops citewise and the streamlit child it started, and only them.
-        proc = subprocess.Popen(
-            cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+def running_ui(
+    index: Path, *, env: dict[str, str], log_path: Path, timeout: float = 120, attempts: int = 3
+) -> Iterator[str]:
+    """Run ``citewise ui --index INDEX --port <free>`` until the block ends; yields its URL.
+
+    A port taken by another process between :func:`free_port` and Streamlit's bind is retried
+    on a new port, up to ``attempts`` launches in all.
+    """
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        cmd = [str(BIN / "citewise"), "ui", "--index", str(index), "--port", str(port)]
+        with open(log_path, "wb") as log:
+            # A new session: teardown stops citewise and the streamlit child it started, and only them.
+            proc = subprocess.Popen(
+                cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, proc, log_path, timeout)
+            try:
+                _wait_healthy(url, proc, log_path, timeout)
+            except RuntimeError:
+                if attempt < attempts and "already in use" in log_path.read_text(errors="replace"):
+                    continue
+                raise
             yield url
+            return
         finally:
             _stop(proc)
 
@@ -126,11 +139,21 @@ def open_app(driver: WebDriver, url: str, timeout: float = 120) -> None:
     wait_for(driver, '[data-testid="stChatInputTextArea"]', timeout)
 
 
-def choose_mode(driver: WebDriver, label: str) -> None:
-    """Pick the answer mode radio option whose label contains ``label``."""
+def choose_mode(driver: WebDriver, label: str, timeout: float = 60) -> None:
+    """Pick the answer mode radio option whose label contains ``label``; wait until it is selected
+    and the app's rerun after the change has finished."""
     option = wait_for_text(driver, '[data-testid="stSidebar"] label', label)
     option.click()
-    time.sleep(1.0)  # the rerun after a widget change
+    radio = option.find_element(By.CSS_SELECTOR, 'input[type="radio"]')
+    WebDriverWait(driver, timeout).until(lambda _: radio.is_selected())
+    wait_idle(driver, timeout)
+
+
+def wait_idle(driver: WebDriver, timeout: float = 60) -> None:
+    """Wait until Streamlit shows no running script (its status widget is gone)."""
+    WebDriverWait(driver, timeout).until(
+        ec.invisibility_of_element_located((By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+    )
 
 
 def ask(driver: WebDriver, question: str, timeout: float = 300) -> WebElement:
@@ -147,10 +170,12 @@ def answer_text(driver: WebDriver) -> str:
     return messages[-1].text if messages else ""
 
 
-def expand(element: WebElement) -> None:
-    """Open an expander by clicking its summary."""
+def expand(element: WebElement, timeout: float = 30) -> WebElement:
+    """Open an expander by clicking its summary; returns its ``details`` element once open."""
+    details = element.find_element(By.XPATH, "./ancestor::details[1]")
     element.click()
-    time.sleep(0.5)
+    WebDriverWait(details.parent, timeout).until(lambda _: details.get_attribute("open") is not None)
+    return details
 
 
 _CONTENT_HEIGHT = """
@@ -166,13 +191,20 @@ return best;
 """
 
 
+# Calls back once fonts are loaded and two frames have been painted at the new size.
+_PAINTED = """
+const done = arguments[arguments.length - 1];
+document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(true))));
+"""
+
+
 def screenshot(driver: WebDriver, path: Path, *, height: int | None = None, max_height: int = 2600) -> Path:
     """Save a PNG of the page; the viewport grows to ``height``, else to the page's scrolled height."""
     width = int(driver.execute_script("return window.innerWidth"))
     height = min(height or int(driver.execute_script(_CONTENT_HEIGHT)), max_height)
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)  # type: ignore[attr-defined]
-    time.sleep(1.0)
+    driver.execute_async_script(_PAINTED)
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]

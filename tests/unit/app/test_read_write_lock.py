@@ -40,8 +40,28 @@ def test_readers_share_and_a_writer_waits_for_them() -> None:
     assert events == ["readers done", "write"]
 
 
+class CountingCondition(threading.Condition):
+    """The lock's condition, counting the threads blocked in ``wait`` so a test can wait for them."""
+
+    def __init__(self) -> None:
+        super().__init__(threading.Lock())
+        self.blocked = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.blocked += 1  # wait() is called with the condition's lock held
+        try:
+            return super().wait(timeout)
+        finally:
+            self.blocked -= 1
+
+    def blocked_now(self) -> int:
+        with self:
+            return self.blocked
+
+
 def test_waiting_writer_holds_back_new_readers() -> None:
     lock = ReadWriteLock()
+    cond = lock._cond = CountingCondition()
     order: list[str] = []
     first = lock.read()
     first.__enter__()
@@ -50,6 +70,9 @@ def test_waiting_writer_holds_back_new_readers() -> None:
     wait_until(lambda: lock.status()["writers_waiting"] == 1)
     reader = threading.Thread(target=lambda: _hold(lock.read, order, "late reader"))
     reader.start()
+    # The late reader is blocked behind the waiting writer before the first reader leaves: a lock
+    # that let it in would never get here (and the order below would not be tested otherwise).
+    wait_until(lambda: cond.blocked_now() == 2)
     first.__exit__(None, None, None)
     writer.join(DEADLINE_S)
     reader.join(DEADLINE_S)

@@ -192,6 +192,7 @@ def build_retriever(
     llm_factory: Any = None,
 ) -> Any:
     """The hybrid retriever with every stage configured from ``settings.retrieval``."""
+    from retrieval.coverage import CorpusCoverage
     from retrieval.documents import DocumentRanker
     from retrieval.retrievers.compression import build_compressor
     from retrieval.retrievers.graph_retriever import GraphRetriever
@@ -231,6 +232,7 @@ def build_retriever(
         weight_targeting=r.weight_targeting,
         pages=r.pages,
         weight_page=r.weight_page,
+        named_documents=r.named_documents,
         mmr=r.mmr,
         mmr_lambda=r.mmr_lambda,
         self_query=r.self_query,
@@ -244,6 +246,7 @@ def build_retriever(
         bm25=bm25,
         graph=GraphRetriever(graph_store) if graph_store is not None else None,
         documents=DocumentRanker(store.docstore, embedder),
+        coverage=CorpusCoverage(store.docstore) if r.named_documents else None,
         self_query=SelfQueryParser(
             known_files=known_files,
             complete_json=completer,

@@ -167,6 +167,13 @@ class RetrievalSettings(BaseModel):
             "on the sec10q-subset tune half)."
         ),
     )
+    named_documents: bool = Field(
+        True,
+        description=(
+            "When the question names a company or person whose documents (file name, title, cover "
+            "page) are in the index but no hit came from them, search those documents again instead."
+        ),
+    )
     pages: bool = Field(
         False,
         description=(

@@ -48,7 +48,17 @@ from bench.retrieval_metrics import percentile
 log = logging.getLogger("bench.pages")
 
 KS = (1, 5, 10)
-STAGES = ("bm25", "documents", "targeting", "pages", "graph", "mmr", "self_query", "compression")
+STAGES = (
+    "bm25",
+    "documents",
+    "targeting",
+    "named_documents",
+    "pages",
+    "graph",
+    "mmr",
+    "self_query",
+    "compression",
+)
 _ALL_OFF = {s: False for s in STAGES}
 
 

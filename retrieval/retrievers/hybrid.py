@@ -25,7 +25,9 @@ from pydantic import ConfigDict, PrivateAttr
 
 from retrieval.base import Chunk, Embedder, Hit, RetrievalResult
 from retrieval.bm25_store import BM25Index
+from retrieval.coverage import documents_named
 from retrieval.documents import DocumentRanker
+from retrieval.refusal import question_names
 from retrieval.retrievers.fusion import weighted_rrf
 from retrieval.retrievers.graph_retriever import GraphResult, GraphRetriever
 from retrieval.retrievers.mmr import mmr_select, normalized_relevance
@@ -72,6 +74,7 @@ class HybridConfig:
     weight_targeting: float = 0.5
     pages: bool = False
     weight_page: float = 0.5
+    named_documents: bool = True
     graph_slots: int = 1
     mmr: bool = True
     mmr_lambda: float = 0.7
@@ -121,6 +124,8 @@ class HybridRetriever(BaseRetriever):
         bm25: The BM25 index, or None to run without keyword search.
         graph: The graph retriever, or None to run without the graph.
         documents: The document ranker (document prior), or None to run without it.
+        coverage: The index's document names, for narrowing to the documents a question names
+            (``named_documents``); None leaves that off.
         self_query: The self-query parser, or None.
         compressor: A LangChain document compressor run over the hits' parent texts, or None.
         reranker: A cross-encoder reranker, or None.
@@ -134,6 +139,7 @@ class HybridRetriever(BaseRetriever):
     bm25: BM25Index | None = None
     graph: GraphRetriever | None = None
     documents: DocumentRanker | None = None
+    coverage: Any = None  # a CorpusCoverage, or anything with its documents()
     self_query: SelfQueryParser | None = None
     compressor: BaseDocumentCompressor | None = None
     reranker: CrossEncoderReranker | None = None
@@ -162,12 +168,17 @@ class HybridRetriever(BaseRetriever):
             notes.append(f"the filter {json.dumps(flt)} matched nothing; searched all documents instead")
             flt = None
             ranked, graph_res, qvec = self._gather(content, qvec, None, cfg)
-        weights = {"dense": cfg.weight_dense, "bm25": cfg.weight_bm25, "graph": cfg.weight_graph}
-        fused = weighted_rrf(ranked, weights, rrf_k=cfg.rrf_k)[: max(cfg.fetch_k, cfg.k)]
-        if graph_res is not None:
-            notes.extend(graph_res.notes)
-            fused = [_mark_hop(h, graph_res.hop_ids) for h in fused]
-        fused = self._document_stage(query, content, qvec, fused, cfg)
+        fused = self._fuse(query, content, qvec, ranked, graph_res, cfg, notes)
+        narrowed = self._named_filter(query, fused[: cfg.k], cfg) if flt is None else None
+        if narrowed is not None:
+            ranked2, graph_res2, qvec = self._gather(content, qvec, narrowed[0], cfg)
+            if any(ranked2.values()):
+                flt, ranked = narrowed[0], ranked2
+                notes.append(
+                    f"the question names {narrowed[1]}; no hit came from its documents, "
+                    f"so the search was narrowed to them: {json.dumps(flt)}"
+                )
+                fused = self._fuse(query, content, qvec, ranked, graph_res2, cfg, notes)
         if cfg.pages and fused:
             fused = rank_by_page(fused, cfg.weight_page)
         if not fused:
@@ -199,6 +210,46 @@ class HybridRetriever(BaseRetriever):
         return docs
 
     # ----------------------------------------------------------------------------- stages
+    def _fuse(
+        self,
+        query: str,
+        content: str,
+        qvec: np.ndarray,
+        ranked: dict[str, list[tuple[Chunk, float]]],
+        graph_res: GraphResult | None,
+        cfg: HybridConfig,
+        notes: list[str],
+    ) -> list[Hit]:
+        """The retrievers' lists fused by weighted RRF, graph hops marked, document stage applied."""
+        weights = {"dense": cfg.weight_dense, "bm25": cfg.weight_bm25, "graph": cfg.weight_graph}
+        fused = weighted_rrf(ranked, weights, rrf_k=cfg.rrf_k)[: max(cfg.fetch_k, cfg.k)]
+        if graph_res is not None:
+            notes.extend(graph_res.notes)
+            fused = [_mark_hop(h, graph_res.hop_ids) for h in fused]
+        return self._document_stage(query, content, qvec, fused, cfg)
+
+    def _named_filter(
+        self, query: str, top: Sequence[Hit], cfg: HybridConfig
+    ) -> tuple[dict[str, Any], str] | None:
+        """A filter to the documents the question names, when none of ``top`` comes from them.
+
+        "Has Amazon repurchased shares?" over twenty filings matched other companies' buyback
+        paragraphs better than Amazon's own: the question names a company whose documents (file
+        name, title or cover page, :mod:`retrieval.coverage`) are in the index, yet no hit came
+        from them. Narrowing applies only then, and only when the names pick some documents but
+        not all: a question whose hits already include a named document is left as it is.
+        """
+        if not cfg.named_documents or self.coverage is None or not top:
+            return None
+        names = [n.text for n in question_names(query)]
+        if not names:
+            return None
+        documents = self.coverage.documents()
+        named = {d.doc_id for d in documents_named(documents, names)}
+        if not named or len(named) == len(documents) or any(h.chunk.doc_id in named for h in top):
+            return None
+        return {"doc_id": {"$in": sorted(named)}}, ", ".join(repr(n) for n in names)
+
     def _document_stage(
         self, query: str, content: str, qvec: np.ndarray, fused: list[Hit], cfg: HybridConfig
     ) -> list[Hit]:

@@ -262,6 +262,17 @@ def build_retriever(
     )
 
 
+def _coverage(retriever: Any, docstore: Any) -> Any:
+    """The retriever's document coverage when it keeps one for the same docstore, else a new one:
+    one coverage per index, so its documents' text is read once per write, not once per user."""
+    from retrieval.coverage import CorpusCoverage
+
+    shared = getattr(retriever, "coverage", None)
+    if isinstance(shared, CorpusCoverage) and shared.docstore is docstore:
+        return shared
+    return CorpusCoverage(docstore)
+
+
 def build_chain(
     settings: Settings,
     *,
@@ -272,13 +283,12 @@ def build_chain(
     docstore: Any = None,
 ) -> Any:
     from retrieval.chain import AnswerChain
-    from retrieval.coverage import CorpusCoverage
     from retrieval.refusal import RefusalGate
 
     s, r = settings.llm, settings.retrieval
     gate = RefusalGate(
         min_relevance=r.min_relevance,
-        coverage=CorpusCoverage(docstore) if docstore is not None and r.refuse_uncovered else None,
+        coverage=_coverage(retriever, docstore) if docstore is not None and r.refuse_uncovered else None,
         knows=bm25.knows if bm25 is not None and r.refuse_unknown_terms else None,
     )
     return AnswerChain(

@@ -47,6 +47,12 @@ def test_answerable_questions_are_not_refused(service) -> None:
         assert not answer.refused and answer.citations, (question, answer.notes)
 
 
+def test_the_gate_and_the_retriever_share_one_coverage_of_the_index(service) -> None:  # type: ignore[no-untyped-def]
+    coverage = service.chain.gate.coverage
+    assert coverage is not None and coverage is service.retriever.coverage
+    assert len(coverage.documents()) == len(service.documents())
+
+
 def test_the_checks_can_be_switched_off(
     tmp_path: Path, sample_corpus_dir: Path, embedder, cache_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
